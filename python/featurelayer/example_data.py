@@ -19,17 +19,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["EXAMPLE_START", "generate_example_data"]
+__all__ = ["EXAMPLE_END", "generate_example_data"]
 
-#: First day of the example's history (UTC).
-EXAMPLE_START = dt.datetime(2025, 1, 1)
+#: Default end of the example's history (UTC, exclusive): fixed, so data is reproducible.
+EXAMPLE_END = dt.date(2025, 4, 1)
 
 _COUNTRIES = np.array(["US", "GB", "DE", "FR", "IN", "BR", "JP", "NL"])
 _PLANS = np.array(["free", "plus", "pro"])
 
 
 def generate_example_data(
-    out_dir: str | Path, users: int = 1_000, days: int = 90, seed: int = 7
+    out_dir: str | Path, users: int = 1_000, days: int = 90, seed: int = 7, end: dt.date | None = None
 ) -> dict[str, int]:
     """Writes ``transactions``, ``logins`` and ``profile_changes`` Parquet files.
 
@@ -37,8 +37,10 @@ def generate_example_data(
         out_dir: folder for the three ``<table>.parquet`` files (created).
         users: number of users; rows grow linearly with it (about 60 per user
             over 90 days).
-        days: length of the history, starting at ``EXAMPLE_START``.
-        seed: random seed; the same arguments give byte-identical data.
+        days: length of the history, which ends at midnight (UTC) starting ``end``.
+        seed: random seed; the same arguments give identical data.
+        end: the day the history stops at (exclusive); default ``EXAMPLE_END``.
+            Pass today's date for data whose latest rows are valid now.
 
     Returns:
         Row counts per table.
@@ -53,7 +55,8 @@ def generate_example_data(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    start = np.datetime64(EXAMPLE_START, "us")
+    last = dt.datetime.combine(end or EXAMPLE_END, dt.time())
+    start = np.datetime64(last - dt.timedelta(days=days), "us")
     span_us = days * 86_400_000_000
 
     tables = {

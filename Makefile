@@ -1,0 +1,41 @@
+# The two commands of the quickstart: `make demo` and `make test`.
+# Each creates .venv and installs what it needs; only Python 3.11+ is required.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+FL     := $(BIN)/featurelayer
+PYTEST_ARGS ?=
+
+.PHONY: demo test check lint typecheck clean
+
+demo: $(VENV)/.installed
+	$(FL) example-data --users 1000 --end today
+	$(FL) build
+	$(FL) demo
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Format, lint and strict typing (not part of `make test`).
+check: lint typecheck
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check python tests benchmarks
+typecheck: $(VENV)/.installed-test
+	$(BIN)/mypy
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "featurelayer needs Python 3.11 or newer; run: make PYTHON=python3.11 ...")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $@
+
+clean:
+	rm -rf $(VENV) warehouse data dbt_project/target dbt_project/dbt_packages dbt_project/logs .pytest_cache .hypothesis

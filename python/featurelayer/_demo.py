@@ -1,0 +1,85 @@
+"""What ``make demo`` shows: the example's feature tables and point-in-time lookups."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from sqlglot import exp
+
+from ._lookup import lookup_as_of, view_table
+from ._registry import Registry
+from ._warehouse import connect_duckdb
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+    from ._project import Project
+    from ._registry import FeatureView
+
+__all__ = ["run_demo"]
+
+
+def run_demo(project: Project, echo: Callable[[str], None]) -> None:
+    """Prints each feature table's size, one user's history, and lookups at three instants."""
+    registry = Registry.from_project(project)
+    connection = connect_duckdb(project)
+    try:
+        echo(f"featurelayer demo: {len(registry.feature_views)} feature views in {project.root}\n")
+        for view in registry.feature_views.values():
+            rows, entities = _one(connection, exp.select(
+                exp.func("count", exp.Star()),
+                exp.Count(this=exp.Distinct(expressions=[exp.column(k) for k in view.join_keys])),
+            ).from_(view_table(view)))
+            ttl = f"{view.ttl_seconds:,} s" if view.ttl_seconds else "none"
+            echo(f"== {view.name}: {rows:,} rows with validity intervals for {entities:,} entities (ttl: {ttl})")
+
+        activity = registry.feature_view("user_activity")
+        busiest = _one(connection, exp.select("user_id").from_(view_table(activity)).group_by("user_id")
+                       .order_by(exp.Ordered(this=exp.func("count", exp.Star()), desc=True), "user_id").limit(1))
+        if busiest is None:
+            echo("The example tables are empty: run `featurelayer example-data` and `featurelayer build`.")
+            return
+        user_id = busiest[0]
+        of_user = exp.column("user_id").eq(exp.Placeholder())
+        history = connection.sql(
+            exp.select("*").from_(view_table(activity)).where(of_user).order_by("valid_from").limit(5)
+            .sql("duckdb"), params=[user_id],
+        ).to_arrow_table()
+        echo(f"\nThe first rows of user_activity for user {user_id}; each row is valid in [valid_from, valid_to):")
+        echo(_table(history))
+
+        first, last = _one(connection, exp.select(exp.func("min", exp.column("valid_from")),
+                                                  exp.func("max", exp.column("valid_from")))
+                           .from_(view_table(activity)).where(of_user), [user_id])
+        instants = [first - dt.timedelta(hours=1), first + (last - first) / 2, last + dt.timedelta(days=45)]
+        echo(f"\nPoint-in-time lookups for user {user_id}: the row valid at each instant, or none.")
+        for at in instants:
+            echo(f"\n-- as of {at:%Y-%m-%d %H:%M:%S} UTC")
+            for view in registry.feature_views.values():
+                echo(_lookup_line(connection, view, user_id, at))
+    finally:
+        connection.close()
+
+
+def _lookup_line(connection: duckdb.DuckDBPyConnection, view: FeatureView, user_id: int, at: dt.datetime) -> str:
+    found = lookup_as_of(connection, view, {"user_id": user_id}, at)
+    if found.num_rows == 0:
+        return f"{view.name}: no row (before any data, or expired by the ttl)"
+    return f"{view.name}:\n{_table(found)}"
+
+
+def _one(
+    connection: duckdb.DuckDBPyConnection, query: exp.Select, params: list[object] | None = None
+) -> tuple:  # type: ignore[type-arg]
+    rows = connection.sql(query.sql("duckdb"), params=params).fetchall()
+    return rows[0] if rows else None  # type: ignore[return-value]
+
+
+def _table(table: pa.Table) -> str:
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        return str(table.to_pandas().to_string(index=False))

@@ -1,0 +1,48 @@
+"""The exceptions featurelayer raises, all under one base class.
+
+::
+
+    FeatureLayerError
+    ├── ProjectError            the dbt project, profile or target cannot be used
+    │   └── ManifestError       manifest.json is missing, stale or unreadable
+    ├── DefinitionError         a model's feature_layer meta is incomplete or wrong
+    ├── DbtRunError             a dbt command failed
+    └── ValidationError         a caller passed something unusable (bad ttl, ...)
+
+Every message says what was wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DbtRunError",
+    "DefinitionError",
+    "FeatureLayerError",
+    "ManifestError",
+    "ProjectError",
+    "ValidationError",
+]
+
+
+class FeatureLayerError(Exception):
+    """Base class of every error featurelayer raises on purpose."""
+
+
+class ProjectError(FeatureLayerError):
+    """The dbt project, its profile or its target cannot be used."""
+
+
+class ManifestError(ProjectError):
+    """``target/manifest.json`` is missing, stale or unreadable."""
+
+
+class DefinitionError(FeatureLayerError):
+    """A feature view's declaration in the model YAML is incomplete or wrong."""
+
+
+class DbtRunError(FeatureLayerError):
+    """A dbt command failed; the message carries dbt's own errors."""
+
+
+class ValidationError(FeatureLayerError, ValueError):
+    """A value passed by the caller cannot be used."""

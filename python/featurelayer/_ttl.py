@@ -1,0 +1,47 @@
+"""Parses ttl strings such as ``"30d"`` or ``"1d12h"`` into whole seconds.
+
+The grammar matches the dbt macro ``_parse_ttl`` (macros/internal), so the
+registry and the warehouse agree on every ttl; ``tests/test_ttl.py`` runs both.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ._errors import ValidationError
+
+__all__ = ["parse_ttl"]
+
+_TTL = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_UNIT_SECONDS = (604_800, 86_400, 3_600, 60, 1)
+
+
+def parse_ttl(ttl: str | int | float | None) -> int | None:
+    """Returns the ttl in seconds, or None when there is none.
+
+    Args:
+        ttl: a positive number of seconds, or units w/d/h/m/s largest first.
+
+    Raises:
+        ValidationError: the ttl does not parse or is not positive.
+
+    >>> parse_ttl("30d"), parse_ttl("1d12h"), parse_ttl(3600), parse_ttl(None)
+    (2592000, 129600, 3600, None)
+    """
+    if ttl is None or ttl == "":
+        return None
+    if isinstance(ttl, bool):
+        raise ValidationError(f"ttl must be a duration such as '30d', not a boolean; got {ttl!r}")
+    if isinstance(ttl, int | float):
+        seconds = int(ttl)
+    else:
+        match = _TTL.match(str(ttl).strip().lower())
+        if not str(ttl).strip() or match is None:
+            raise ValidationError(
+                f"ttl {ttl!r} does not parse. Write it as a number of seconds or with units "
+                "w/d/h/m/s, largest first, e.g. '30d', '12h', '1d12h', '3600s'."
+            )
+        seconds = sum(int(part or 0) * unit for part, unit in zip(match.groups(), _UNIT_SECONDS, strict=True))
+    if seconds <= 0:
+        raise ValidationError(f"ttl {ttl!r} must be positive; leave it out for no ttl.")
+    return seconds

@@ -1,0 +1,206 @@
+"""The ``featurelayer`` command line.
+
+Every command finds the project the same way the Python API does (``--project-dir``,
+default: the working directory or a folder above it) and reports errors as one
+readable message with a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from ._errors import FeatureLayerError
+from ._project import Project, find_project
+from ._registry import FeatureView, Registry
+
+__all__ = ["main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _friendly_errors(command: F) -> F:
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except FeatureLayerError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--project-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The featurelayer project (default: the working directory or a folder above it).")
+@click.option("--profiles-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder with profiles.yml (default: $DBT_PROFILES_DIR, then the project root).")
+@click.option("--target", default=None, help="dbt target (default: the profile's default, e.g. duckdb).")
+@click.pass_context
+def main(ctx: click.Context, project_dir: Path | None, profiles_dir: Path | None, target: str | None) -> None:
+    """featurelayer: a warehouse-native feature store on dbt."""
+    ctx.obj = {"project_dir": project_dir, "profiles_dir": profiles_dir, "target": target}
+
+
+def _project(ctx: click.Context) -> Project:
+    return find_project(ctx.obj["project_dir"], ctx.obj["profiles_dir"], ctx.obj["target"])
+
+
+@main.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document: entities and feature views.")
+@click.pass_context
+@_friendly_errors
+def list_command(ctx: click.Context, as_json: bool) -> None:
+    """Entities, feature views and their features with types."""
+    registry = Registry.from_project(_project(ctx))
+    if as_json:
+        document = {
+            "project": registry.project_name,
+            "adapter": registry.adapter_type,
+            "entities": [
+                {"name": e.name, "join_keys": list(e.join_keys), "description": e.description}
+                for e in registry.entities.values()
+            ],
+            "feature_views": [v.to_dict() for v in registry.feature_views.values()],
+        }
+        click.echo(json.dumps(document, indent=2))
+        return
+    click.echo("Entities:")
+    for entity in registry.entities.values():
+        click.echo(f"  {entity.name:<20} join keys: {', '.join(entity.join_keys)}")
+    click.echo("\nFeature views:")
+    for view in registry.feature_views.values():
+        ttl = _format_ttl(view.ttl_seconds)
+        click.echo(f"  {view.name:<20} entities: {', '.join(e.name for e in view.entities)}  ttl: {ttl}")
+        for feature in view.features:
+            click.echo(f"    {view.name}:{feature.name:<30} {feature.arrow_type}")
+
+
+@main.command()
+@click.argument("view_name")
+@click.pass_context
+@_friendly_errors
+def describe(ctx: click.Context, view_name: str) -> None:
+    """Everything about one feature view."""
+    view = Registry.from_project(_project(ctx)).feature_view(view_name)
+    click.echo(_describe(view))
+
+
+def _describe(view: FeatureView) -> str:
+    lines = [
+        f"Feature view {view.name}",
+        f"  relation:           {view.relation}",
+        f"  entities:           {', '.join(e.name for e in view.entities)} (join keys: {', '.join(view.join_keys)})",
+        f"  timestamp:          {view.timestamp}",
+        f"  created timestamp:  {view.created_timestamp or '-'}",
+        f"  ttl:                {_format_ttl(view.ttl_seconds)}",
+        f"  owner:              {view.owner or '-'}",
+        f"  tags:               {', '.join(view.tags) or '-'}",
+    ]
+    if view.description:
+        lines.append(f"  description:        {view.description}")
+    lines.append("  features:")
+    width = max(len(f.name) for f in view.features)
+    for feature in view.features:
+        text = f"    {feature.name:<{width}}  {feature.data_type:<12} ({feature.arrow_type})"
+        lines.append(f"{text}  {feature.description}".rstrip())
+    return "\n".join(lines)
+
+
+def _format_ttl(seconds: int | None) -> str:
+    if seconds is None:
+        return "none"
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.option("--select", "-s", "select", multiple=True, help="dbt selection (repeatable).")
+@click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+@_friendly_errors
+def build(ctx: click.Context, select: tuple[str, ...], dbt_args: tuple[str, ...]) -> None:
+    """Runs `dbt build` (models and their tests) and shows dbt's result.
+
+    Installs the project's dbt packages first when it has a packages.yml.
+    Extra arguments after `--` go to dbt unchanged.
+    """
+    from ._dbt import run_dbt
+
+    project = _project(ctx)
+    if (project.dbt_dir / "packages.yml").is_file() or (project.dbt_dir / "dependencies.yml").is_file():
+        run_dbt(project, ["deps"], quiet=False)
+    args = ["build"] + [a for s in select for a in ("--select", s)] + list(dbt_args)
+    result = run_dbt(project, args, quiet=False, check=False)
+    if not result.success:
+        failed = "\n".join(f"  {uid}: {status}" for uid, status, _ in result.failures)
+        raise click.ClickException(f"dbt build failed:\n{failed or '  (see dbt output above)'}")
+
+
+@main.command()
+@click.pass_context
+@_friendly_errors
+def parse(ctx: click.Context) -> None:
+    """Runs `dbt parse` to refresh target/manifest.json without building anything."""
+    from ._dbt import run_dbt
+
+    run_dbt(_project(ctx), ["parse"], quiet=False)
+    click.echo("manifest written")
+
+
+@main.command("example-data")
+@click.option("--users", default=1_000, show_default=True, help="Number of users.")
+@click.option("--days", default=90, show_default=True, help="Days of history.")
+@click.option("--end", "end", default=None,
+              help="Last day of history, YYYY-MM-DD or 'today' (default: a fixed day, so data is reproducible).")
+@click.option("--seed", default=7, show_default=True, help="Random seed.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder (default: <project>/data/raw, where the example's sources read).")
+@click.pass_context
+@_friendly_errors
+def example_data(ctx: click.Context, users: int, days: int, end: str | None, seed: int, out: Path | None) -> None:
+    """Writes the example's raw events (transactions, logins, profile changes) as Parquet."""
+    from .example_data import generate_example_data
+
+    target = out if out is not None else _project(ctx).root / "data" / "raw"
+    end_day = _parse_day(end)
+    try:
+        counts = generate_example_data(target, users=users, days=days, seed=seed, end=end_day)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    summary = ", ".join(f"{n:,} {name}" for name, n in counts.items())
+    click.echo(f"wrote {summary} to {target}")
+
+
+def _parse_day(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    if value == "today":
+        return dt.datetime.now(dt.UTC).date()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD or 'today'", param_hint="--end") from None
+
+
+@main.command()
+@click.pass_context
+@_friendly_errors
+def demo(ctx: click.Context) -> None:
+    """Shows the example's feature tables and a point-in-time lookup."""
+    from ._demo import run_demo
+
+    run_demo(_project(ctx), click.echo)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
