@@ -96,3 +96,22 @@ def postgres() -> Iterator[dict[str, object]]:
                     pytest.skip(message)
                 time.sleep(0.5)
     yield dict(PG_DSN)
+
+
+# --- Projects ---------------------------------------------------------------------
+
+
+def copy_example_project(destination: Path) -> Path:
+    """A private copy of the example project (config, models, macros, profiles), without build output."""
+    ignore = shutil.ignore_patterns("target", "dbt_packages", "logs", "package-lock.yml")
+    shutil.copytree(REPO / "dbt_project", destination / "dbt_project", ignore=ignore)
+    shutil.copytree(REPO / "models", destination / "models")
+    shutil.copytree(REPO / "macros", destination / "macros")
+    shutil.copy(REPO / "profiles.yml", destination / "profiles.yml")
+    return destination
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    """A fresh copy of the example project in tmp_path, to edit and build."""
+    return copy_example_project(tmp_path / "project")

@@ -13,6 +13,7 @@
     {{ return(ttl | int) }}
   {%- endif -%}
   {%- set text = (ttl | string) | trim | lower -%}
+  {%- if modules.re.match('^\\d+$', text) -%}{%- set text = text ~ 's' -%}{%- endif -%}
   {%- set pattern = '^(?:(\\d+)w)?(?:(\\d+)d)?(?:(\\d+)h)?(?:(\\d+)m)?(?:(\\d+)s)?$' -%}
   {%- set match = modules.re.match(pattern, text) -%}
   {%- if text == '' or match is none -%}

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._errors import DbtRunError
@@ -68,6 +69,8 @@ def run_dbt(
     prefix = ["--quiet"] if quiet else []
     env = {"FEATURELAYER_ROOT": str(project.root), **(extra_env or {})}
     with _LOCK, _environment(env, keep_existing={"FEATURELAYER_ROOT"}):
+        if command and command[0] not in {"deps", "clean"}:
+            _make_duckdb_folder(project)
         result = dbtRunner().invoke([*prefix, *command, *flags])
     nodes = tuple(_node_lines(result.result))
     outcome = DbtResult(success=bool(result.success), command=tuple(command), nodes=nodes)
@@ -77,6 +80,20 @@ def run_dbt(
             detail = f"  {result.exception}"
         raise DbtRunError(f"dbt {' '.join(command)} failed in {project.dbt_dir}:\n{detail}")
     return outcome
+
+
+def _make_duckdb_folder(project: Project) -> None:
+    """DuckDB creates its database file but not the folder it goes in."""
+    from ._errors import ProjectError
+    from ._profile import load_target
+
+    try:
+        settings = load_target(project)
+    except ProjectError:
+        return  # dbt reports a broken profile better than we can
+    path = str(settings.get("path", ":memory:"))
+    if settings.get("type") == "duckdb" and path != ":memory:" and not path.startswith("md:"):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
 def _node_lines(result: Any) -> Iterator[tuple[str, str, str]]:

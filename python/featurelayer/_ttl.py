@@ -35,7 +35,8 @@ def parse_ttl(ttl: str | int | float | None) -> int | None:
     if isinstance(ttl, int | float):
         seconds = int(ttl)
     else:
-        match = _TTL.match(str(ttl).strip().lower())
+        text = str(ttl).strip().lower()
+        match = _TTL.match(text + "s" if text.isdigit() else text)
         if not str(ttl).strip() or match is None:
             raise ValidationError(
                 f"ttl {ttl!r} does not parse. Write it as a number of seconds or with units "

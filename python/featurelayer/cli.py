@@ -168,17 +168,41 @@ def parse(ctx: click.Context) -> None:
 @click.pass_context
 @_friendly_errors
 def example_data(ctx: click.Context, users: int, days: int, end: str | None, seed: int, out: Path | None) -> None:
-    """Writes the example's raw events (transactions, logins, profile changes) as Parquet."""
-    from .example_data import generate_example_data
+    """Writes the example's raw events (transactions, logins, profile changes) as Parquet.
 
-    target = out if out is not None else _project(ctx).root / "data" / "raw"
+    DuckDB reads the files in place. When the target is a PostgreSQL one
+    (--target postgres), the rows are also loaded into schema $FEATURELAYER_RAW_SCHEMA
+    (default raw) of its database.
+    """
+    import os
+
+    from ._profile import load_target
+    from .example_data import generate_example_data, load_into_postgres
+
+    project = _project(ctx)
+    folder = out if out is not None else project.root / "data" / "raw"
     end_day = _parse_day(end)
     try:
-        counts = generate_example_data(target, users=users, days=days, seed=seed, end=end_day)
+        counts = generate_example_data(folder, users=users, days=days, seed=seed, end=end_day)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     summary = ", ".join(f"{n:,} {name}" for name, n in counts.items())
-    click.echo(f"wrote {summary} to {target}")
+    click.echo(f"wrote {summary} to {folder}")
+    settings = load_target(project)
+    if settings.get("type") == "postgres":
+        schema = os.environ.get("FEATURELAYER_RAW_SCHEMA", "raw")
+        load_into_postgres(folder, _postgres_kwargs(settings), schema=schema)
+        click.echo(f"loaded them into {settings.get('dbname')}.{schema} (target {settings['target_name']})")
+
+
+def _postgres_kwargs(settings: dict[str, Any]) -> dict[str, object]:
+    return {
+        "host": settings.get("host"),
+        "port": int(settings.get("port", 5432)),
+        "user": settings.get("user"),
+        "password": settings.get("password") or None,
+        "dbname": settings.get("dbname") or settings.get("database"),
+    }
 
 
 def _parse_day(value: str | None) -> dt.date | None:

@@ -17,9 +17,13 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv
 import pyarrow.parquet as pq
 
-__all__ = ["EXAMPLE_END", "generate_example_data"]
+__all__ = ["EXAMPLE_END", "RAW_TABLES", "generate_example_data", "load_into_postgres"]
+
+#: The raw tables, in the order they are written.
+RAW_TABLES = ("transactions", "logins", "profile_changes")
 
 #: Default end of the example's history (UTC, exclusive): fixed, so data is reproducible.
 EXAMPLE_END = dt.date(2025, 4, 1)
@@ -149,3 +153,44 @@ def _profile_changes(rng: np.random.Generator, users: int, start: np.datetime64,
             "ingested_at": pa.array(ingested[order], pa.timestamp("us")),
         }
     )
+
+
+_PG_TYPES = {
+    pa.int64(): "bigint",
+    pa.float64(): "double precision",
+    pa.string(): "text",
+    pa.bool_(): "boolean",
+    pa.timestamp("us"): "timestamp",
+}
+
+
+def load_into_postgres(raw_dir: str | Path, connection_kwargs: dict[str, object], schema: str = "raw") -> None:
+    """Loads the Parquet files into PostgreSQL tables ``<schema>.<table>``, replacing them.
+
+    DuckDB reads the Parquet files in place; a server warehouse needs the rows
+    loaded. Names are quoted with psycopg2's ``sql.Identifier``; rows travel by COPY.
+
+    Args:
+        raw_dir: the folder ``generate_example_data`` wrote.
+        connection_kwargs: psycopg2.connect keyword arguments (host, port, user, ...).
+        schema: the schema the example's ``raw`` source reads (FEATURELAYER_RAW_SCHEMA).
+    """
+    import io
+
+    import psycopg2
+    from psycopg2 import sql
+
+    tables = {name: pq.read_table(Path(raw_dir) / f"{name}.parquet") for name in RAW_TABLES}
+    with psycopg2.connect(**connection_kwargs) as connection, connection.cursor() as cursor:
+        cursor.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
+        for name, table in tables.items():
+            target = sql.Identifier(schema, name)
+            columns = sql.SQL(", ").join(
+                sql.SQL("{} {}").format(sql.Identifier(f.name), sql.SQL(_PG_TYPES[f.type])) for f in table.schema
+            )
+            cursor.execute(sql.SQL("drop table if exists {} cascade").format(target))
+            cursor.execute(sql.SQL("create table {} ({})").format(target, columns))
+            buffer = io.BytesIO()
+            pa.csv.write_csv(table, buffer, pa.csv.WriteOptions(include_header=False))
+            buffer.seek(0)
+            cursor.copy_expert(sql.SQL("copy {} from stdin with (format csv)").format(target), buffer)

@@ -1,0 +1,42 @@
+"""featurelayer: a warehouse-native feature store on dbt.
+
+Feature views are dbt models whose rows carry validity intervals
+(``valid_from``/``valid_to``), so a point-in-time lookup is a plain range join.
+This package reads them from dbt's manifest and serves them.
+
+>>> import featurelayer
+>>> featurelayer.parse_ttl("30d")
+2592000
+"""
+
+from __future__ import annotations
+
+from ._errors import (
+    DbtRunError,
+    DefinitionError,
+    FeatureLayerError,
+    ManifestError,
+    ProjectError,
+    ValidationError,
+)
+from ._project import Project, find_project
+from ._registry import Entity, Feature, FeatureView, Registry
+from ._ttl import parse_ttl
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DbtRunError",
+    "DefinitionError",
+    "Entity",
+    "Feature",
+    "FeatureLayerError",
+    "FeatureView",
+    "ManifestError",
+    "Project",
+    "ProjectError",
+    "Registry",
+    "ValidationError",
+    "find_project",
+    "parse_ttl",
+]

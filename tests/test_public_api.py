@@ -1,0 +1,32 @@
+"""Pins the public names: removing or renaming one is a breaking change."""
+
+from __future__ import annotations
+
+import featurelayer
+
+
+def test_public_names_are_pinned() -> None:
+    assert sorted(featurelayer.__all__) == [
+        "DbtRunError",
+        "DefinitionError",
+        "Entity",
+        "Feature",
+        "FeatureLayerError",
+        "FeatureView",
+        "ManifestError",
+        "Project",
+        "ProjectError",
+        "Registry",
+        "ValidationError",
+        "find_project",
+        "parse_ttl",
+    ]
+    for name in featurelayer.__all__:
+        assert getattr(featurelayer, name) is not None
+
+
+def test_every_error_is_a_feature_layer_error() -> None:
+    for name in ("DbtRunError", "DefinitionError", "ManifestError", "ProjectError", "ValidationError"):
+        assert issubclass(getattr(featurelayer, name), featurelayer.FeatureLayerError)
+    assert issubclass(featurelayer.ManifestError, featurelayer.ProjectError)
+    assert issubclass(featurelayer.ValidationError, ValueError)
