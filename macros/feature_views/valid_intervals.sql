@@ -23,7 +23,11 @@
   because the ttl bound is inclusive and valid_to is exclusive (timestamps
   have microsecond precision in every supported warehouse).
 
-  Rows that lose a tie get an empty interval and are dropped, so exact
+  A row superseded by a later-created row with the same event timestamp (a
+  correction) is kept with an empty interval, valid_from = valid_to: it never
+  matches a lookup, but "what was known at t" queries
+  (get_historical_features(as_known_at_time=True)) can still find it. Rows
+  that tie on every ordering column (exact duplicates) are dropped, so
   duplicates disappear without a DISTINCT over every column.
 
   >>> -- models/features/user_activity.sql
@@ -37,35 +41,43 @@
 
 {% macro default__valid_intervals(source, entity_keys, timestamp, created_timestamp, ttl) %}
   {%- set fv = feature_layer._feature_view_config(entity_keys, timestamp, created_timestamp, ttl) -%}
-  {%- set order_by = ['fl_source.' ~ fv.timestamp] -%}
-  {%- if fv.created_timestamp -%}
-    {%- do order_by.append('fl_source.' ~ fv.created_timestamp ~ ' nulls first') -%}
-  {%- endif -%}
-  {%- set next_event -%}
-    coalesce(
-        lead(fl_source.{{ fv.timestamp }}) over (
+  {%- set ts = 'fl_source.' ~ fv.timestamp -%}
+  {%- set created = ('fl_source.' ~ fv.created_timestamp) if fv.created_timestamp else none -%}
+  {%- set window -%}
+    over (
             partition by {% for key in fv.entity_keys %}fl_source.{{ key }}{{ ', ' if not loop.last }}{% endfor %}
-            order by {{ order_by | join(', ') }}
-        ),
-        {{ feature_layer.open_valid_to() }}
-    )
+            order by {{ ts }}{% if created %}, {{ created }} nulls first{% endif %}
+        )
+  {%- endset -%}
+  {%- set next_event = 'lead(' ~ ts ~ ') ' ~ window -%}
+  {%- set next_valid_to -%}
+    coalesce({{ next_event }}, {{ feature_layer.open_valid_to() }})
   {%- endset %}
 
 select *
 from (
     select
         fl_source.*,
-        fl_source.{{ fv.timestamp }} as valid_from,
-        {%- if fv.ttl_seconds is not none %}
-        least(
-            {{ next_event | indent(8) }},
-            {{ dbt.dateadd('second', fv.ttl_seconds, dbt.dateadd('microsecond', 1, 'fl_source.' ~ fv.timestamp)) }}
-        ) as valid_to
-        {%- else %}
-        {{ next_event }} as valid_to
-        {%- endif %}
+        {{ ts }} as valid_from,
+        case
+            -- the next row ties on every ordering column: an exact duplicate, or
+            -- an ambiguous tie; the last one of the run is kept, this one dropped
+            when {{ next_event }} = {{ ts }}
+                {%- if created %}
+                and lead({{ created }}) {{ window }} is not distinct from {{ created }}
+                {%- endif %}
+                then null
+            {%- if fv.ttl_seconds is not none %}
+            else least(
+                {{ next_valid_to }},
+                {{ dbt.dateadd('second', fv.ttl_seconds, dbt.dateadd('microsecond', 1, ts)) }}
+            )
+            {%- else %}
+            else {{ next_valid_to }}
+            {%- endif %}
+        end as valid_to
     from {{ source }} as fl_source
-    where fl_source.{{ fv.timestamp }} is not null
+    where {{ ts }} is not null
 ) as fl_intervals
-where valid_from < valid_to
+where valid_to is not null
 {% endmacro %}

@@ -1,7 +1,9 @@
 {#
-  Fails on any row of a feature table whose validity interval is empty or
-  inverted, or that overlaps the next interval of the same entity: with
-  these three impossible, a point-in-time lookup matches at most one row.
+  Fails on any row of a feature table whose validity interval is inverted or
+  missing a bound, or that overlaps the next interval of the same entity:
+  with these impossible, a point-in-time lookup matches at most one row.
+  Empty intervals (valid_from = valid_to: corrections superseded at the same
+  event time) match nothing and are allowed.
 
   >>> data_tests:
   >>>   - feature_layer.valid_intervals_ordered:
@@ -28,12 +30,13 @@ with intervals as (
             order by valid_from, valid_to
         ) as next_valid_from
     from {{ model }}
+    where valid_from is null or valid_to is null or valid_from <> valid_to
 )
 
 select *
 from intervals
 where valid_from is null
    or valid_to is null
-   or valid_from >= valid_to
+   or valid_from > valid_to
    or next_valid_from < valid_to
 {% endmacro %}

@@ -21,6 +21,7 @@ from ._errors import (
 )
 from ._project import Project, find_project
 from ._registry import Entity, Feature, FeatureView, Registry
+from ._store import FeatureStore, RetrievalJob
 from ._ttl import parse_ttl
 
 __version__ = "0.1.0"
@@ -31,11 +32,13 @@ __all__ = [
     "Entity",
     "Feature",
     "FeatureLayerError",
+    "FeatureStore",
     "FeatureView",
     "ManifestError",
     "Project",
     "ProjectError",
     "Registry",
+    "RetrievalJob",
     "ValidationError",
     "find_project",
     "parse_ttl",

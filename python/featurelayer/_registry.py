@@ -192,7 +192,7 @@ def _suggest(name: str, options: Iterable[str]) -> str:
 def _check_fresh(project: Project, manifest: Path) -> None:
     written = manifest.stat().st_mtime
     yml = project.dbt_project_yml
-    folders = [project.dbt_dir / p for p in yml.get("model-paths", ["models"]) + yml.get("macro-paths", ["macros"])]
+    folders = [(project.dbt_dir / p).resolve() for p in yml.get("model-paths", ["models"]) + yml.get("macro-paths", ["macros"])]
     sources = [project.dbt_dir / "dbt_project.yml"]
     for folder in folders:
         if folder.is_dir():

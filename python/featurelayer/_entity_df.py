@@ -1,0 +1,140 @@
+"""The entity rows of a training-data request, checked and normalised.
+
+An entity dataframe arrives as a pandas DataFrame, a pyarrow Table, or a SQL
+query run in the warehouse. For in-memory input only the join keys, the
+timestamp (as naive UTC) and a row number travel to the warehouse; the
+caller's own columns are re-attached afterwards untouched, so labels and types
+come back exactly as given, in input order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ._errors import ValidationError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["ROW_ID", "TIMESTAMP", "EntityRows", "entity_rows_from_arrow", "pick_timestamp_column"]
+
+#: Internal column names; they never reach the caller.
+ROW_ID = "__fl_row"
+TIMESTAMP = "__fl_ts"
+#: The timestamp column's name when the caller does not say (Feast's convention).
+DEFAULT_TIMESTAMP = "event_timestamp"
+
+
+@dataclass(frozen=True)
+class EntityRows:
+    """Entity rows ready for the point-in-time join.
+
+    Attributes:
+        original: the caller's table as given (None for a SQL query).
+        keys: ``ROW_ID``, the join key columns and ``TIMESTAMP`` (naive UTC).
+        timestamp_column: the caller's timestamp column.
+    """
+
+    original: pa.Table | None
+    keys: pa.Table
+    timestamp_column: str
+
+
+def to_arrow(entity_df: pd.DataFrame | pa.Table) -> pa.Table:
+    """A pyarrow Table of the caller's rows (a pandas index is not kept)."""
+    if isinstance(entity_df, pa.Table):
+        return entity_df
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        pd = None
+    if pd is not None and isinstance(entity_df, pd.DataFrame):
+        return pa.Table.from_pandas(entity_df, preserve_index=False)
+    raise ValidationError(
+        "entity_df must be a pandas DataFrame, a pyarrow Table or a SQL query string; "
+        f"got {type(entity_df).__name__}."
+    )
+
+
+def pick_timestamp_column(schema: Iterable[tuple[str, Any]], is_timestamp: Any) -> str:
+    """``event_timestamp`` if present, else the only timestamp column (as Feast infers).
+
+    Args:
+        schema: (name, type) pairs of the entity rows.
+        is_timestamp: predicate on a type.
+    """
+    fields = list(schema)
+    names = [name for name, _ in fields]
+    if DEFAULT_TIMESTAMP in names:
+        return DEFAULT_TIMESTAMP
+    candidates = [name for name, kind in fields if is_timestamp(kind)]
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise ValidationError(
+            f"entity_df has no timestamp column. Add an '{DEFAULT_TIMESTAMP}' column of timestamps "
+            f"(the instant each row's features are looked up at). Its columns: {names}."
+        )
+    raise ValidationError(
+        f"entity_df has several timestamp columns {candidates} and none is named '{DEFAULT_TIMESTAMP}'. "
+        f"Rename the lookup time column to '{DEFAULT_TIMESTAMP}'."
+    )
+
+
+def entity_rows_from_arrow(table: pa.Table, join_keys: Sequence[str]) -> EntityRows:
+    """Checks the caller's table and extracts row number, keys and UTC timestamp.
+
+    Raises:
+        ValidationError: a join key or the timestamp column is missing, or the
+            timestamp column does not hold timestamps.
+    """
+    names = table.column_names
+    for internal in (ROW_ID, TIMESTAMP):
+        if internal in names:
+            raise ValidationError(f"entity_df may not have a column named '{internal}' (used internally).")
+    missing = [k for k in join_keys if k not in names]
+    if missing:
+        raise ValidationError(
+            f"entity_df is missing join key column(s) {missing} needed by the requested features. "
+            f"Its columns: {names}."
+        )
+    ts_name = pick_timestamp_column(((f.name, f.type) for f in table.schema), _is_arrow_timestamp)
+    column = table.column(ts_name)
+    if not _is_arrow_timestamp(column.type):
+        hint = " Convert it with pandas.to_datetime(...)." if pa.types.is_string(column.type) else ""
+        raise ValidationError(
+            f"entity_df column '{ts_name}' has type {column.type}, not a timestamp.{hint} "
+            "Naive timestamps are read as UTC."
+        )
+    if column.null_count:
+        raise ValidationError(f"entity_df column '{ts_name}' has {column.null_count} null timestamp(s).")
+    utc = _naive_utc(column)
+    keys = pa.table(
+        [pa.array(range(table.num_rows), pa.int64()), *(table.column(k) for k in join_keys), utc],
+        names=[ROW_ID, *join_keys, TIMESTAMP],
+    )
+    return EntityRows(original=table, keys=keys, timestamp_column=ts_name)
+
+
+def _is_arrow_timestamp(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_timestamp(kind) or pa.types.is_date(kind))
+
+
+def _naive_utc(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Naive microsecond timestamps in UTC: naive input is UTC, aware input is converted."""
+    kind = column.type
+    if pa.types.is_date(kind):
+        return pc.cast(column, pa.timestamp("us"))
+    if kind.tz is not None:  # Arrow stores aware timestamps as UTC instants
+        column = pc.cast(column, pa.timestamp(kind.unit, tz="UTC"))
+        column = pc.cast(column, pa.timestamp(kind.unit))
+    if kind.unit == "ns":
+        column = pc.cast(column, pa.timestamp("us"), safe=False)  # featurelayer's precision is 1 µs
+    elif kind.unit in ("s", "ms"):
+        column = pc.cast(column, pa.timestamp("us"))
+    return column

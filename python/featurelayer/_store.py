@@ -1,0 +1,285 @@
+"""``FeatureStore``: the Python entry point for training retrieval.
+
+It ties the pieces together: the project on disk, the registry from dbt's
+manifest, feature resolution, the point-in-time query and the offline store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+from sqlglot import exp
+
+from ._entity_df import ROW_ID, TIMESTAMP, EntityRows, entity_rows_from_arrow, pick_timestamp_column, to_arrow
+from ._errors import ValidationError
+from ._features import FeatureRef, resolve_features
+from ._offline import DuckDBOfflineStore, offline_store_for
+from ._pit_query import point_in_time_query, view_table
+from ._project import Project, find_project
+from ._registry import Registry
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["FeatureStore", "RetrievalJob"]
+
+
+class FeatureStore:
+    """A featurelayer project: its feature views, and training data from them.
+
+    Args:
+        project_dir: the project folder (default: the working directory or a folder above it).
+        profiles_dir: where profiles.yml is (default: $DBT_PROFILES_DIR, then the project root).
+        target: dbt target (default: the profile's default).
+
+    >>> store = FeatureStore(".")                                     # doctest: +SKIP
+    >>> store.get_historical_features(entity_df, ["user_profile:plan"]).to_pandas()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        project_dir: str | os.PathLike[str] | None = ".",
+        profiles_dir: str | os.PathLike[str] | None = None,
+        target: str | None = None,
+    ) -> None:
+        self.project: Project = find_project(project_dir, profiles_dir, target)
+        self._registry: Registry | None = None
+        self._offline: DuckDBOfflineStore | None = None
+
+    @property
+    def registry(self) -> Registry:
+        """The registry as of the manifest (read once; ``refresh()`` reads it again)."""
+        if self._registry is None:
+            self._registry = Registry.from_project(self.project)
+        return self._registry
+
+    def refresh(self) -> None:
+        """Forgets the registry and the warehouse connection, e.g. after `dbt build`."""
+        self._registry = None
+        self.close()
+
+    def close(self) -> None:
+        if self._offline is not None:
+            self._offline.close()
+            self._offline = None
+
+    def __enter__(self) -> FeatureStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def offline_store(self) -> DuckDBOfflineStore:
+        if self._offline is None:
+            self._offline = offline_store_for(self.project)
+        return self._offline
+
+    def get_historical_features(
+        self,
+        entity_df: pd.DataFrame | pa.Table | str,
+        features: Sequence[str] | str,
+        *,
+        full_feature_names: bool = False,
+        as_known_at_time: bool = False,
+    ) -> RetrievalJob:
+        """Point-in-time correct features for each entity row.
+
+        Every entity row comes back once, in input order, with its own columns
+        followed by the features; a row with nothing valid gets nulls.
+
+        Args:
+            entity_df: the join keys of the requested views plus a timestamp
+                column (``event_timestamp``, or the only timestamp column); any
+                other columns (labels) pass through. A pandas DataFrame, a pyarrow
+                Table, or a SQL query run in the warehouse. Naive timestamps are
+                UTC; aware ones are converted to UTC.
+            features: ``["view:feature", "view:*", ...]`` or a feature service name.
+            full_feature_names: name columns ``view__feature`` instead of ``feature``.
+            as_known_at_time: ignore feature rows whose created timestamp is
+                later than the entity row's timestamp: what was actually known
+                then, so a backfill cannot leak into training data. Off by
+                default (Feast's default too); slower.
+
+        Raises:
+            ValidationError: unknown view or feature, missing key or timestamp
+                column, wrong timestamp type, or a column-name collision.
+        """
+        refs = resolve_features(self.registry, features, full_feature_names=full_feature_names)
+        keys = list(dict.fromkeys(k for ref in refs for k in ref.view.join_keys))
+        if isinstance(entity_df, str):
+            return RetrievalJob._from_sql(self, entity_df, refs, keys, as_known_at_time)
+        rows = entity_rows_from_arrow(to_arrow(entity_df), keys)
+        _check_collisions(rows.keys.column_names if rows.original is None else rows.original.column_names, refs)
+        return RetrievalJob(self, refs, rows, None, as_known_at_time)
+
+    def get_features_as_of(
+        self, features: Sequence[str] | str, timestamp: dt.datetime, *, full_feature_names: bool = False
+    ) -> RetrievalJob:
+        """Every entity's features valid at one instant (no entity dataframe needed).
+
+        The entities are those with a row valid at ``timestamp`` in at least one
+        requested view; the views must share their join keys.
+        """
+        refs = resolve_features(self.registry, features, full_feature_names=full_feature_names)
+        key_sets = {ref.view.join_keys for ref in refs}
+        if len(key_sets) > 1:
+            raise ValidationError(
+                f"get_features_as_of needs views with the same join keys; got {sorted(key_sets)}. "
+                "Ask for each entity's views separately."
+            )
+        keys = list(next(iter(key_sets)))
+        instant = _utc_naive(timestamp)
+        views = list({ref.view.name: ref.view for ref in refs}.values())
+        valid_keys: exp.Query | None = None
+        for view in views:
+            select = exp.select(*(exp.column(k, quoted=True) for k in keys)).from_(view_table(view)).where(
+                exp.and_(exp.column("valid_from", quoted=True) <= exp.Placeholder(),
+                         exp.Placeholder() < exp.column("valid_to", quoted=True)))
+            valid_keys = select if valid_keys is None else exp.union(valid_keys, select, distinct=True)
+        assert valid_keys is not None
+        ordered = exp.Window(this=exp.RowNumber(), order=exp.Order(
+            expressions=[exp.column(k, quoted=True) for k in keys]))
+        entity = (
+            exp.select(exp.Sub(this=ordered, expression=exp.Literal.number(1)).as_(ROW_ID, quoted=True),
+                       *(exp.column(k, quoted=True) for k in keys),
+                       exp.cast(exp.Placeholder(), "TIMESTAMP").as_(TIMESTAMP, quoted=True))
+            .from_(valid_keys.subquery("fl_valid_keys"))
+        )
+        params = [instant] + [instant, instant] * len(views)
+        _check_collisions(keys, refs)
+        return RetrievalJob(self, refs, None, (entity.subquery(), keys, params), False)
+
+
+class RetrievalJob:
+    """A prepared point-in-time query; nothing runs until a ``to_*`` method is called."""
+
+    def __init__(
+        self,
+        store: FeatureStore,
+        refs: list[FeatureRef],
+        rows: EntityRows | None,
+        sql_entity: tuple[exp.Expression, list[str], list[Any]] | None,
+        as_known_at_time: bool,
+    ) -> None:
+        self._store = store
+        self._refs = refs
+        self._rows = rows
+        self._sql_entity = sql_entity
+        self._as_known_at_time = as_known_at_time
+
+    @classmethod
+    def _from_sql(
+        cls, store: FeatureStore, sql: str, refs: list[FeatureRef], keys: list[str], as_known_at_time: bool
+    ) -> RetrievalJob:
+        offline = store.offline_store
+        schema = offline.query_schema(sql)
+        names = [name for name, _ in schema]
+        missing = [k for k in keys if k not in names]
+        if missing:
+            raise ValidationError(
+                f"entity_df query is missing join key column(s) {missing} needed by the requested features. "
+                f"Its columns: {names}."
+            )
+        ts = pick_timestamp_column(schema, lambda kind: str(kind).upper().startswith(("TIMESTAMP", "DATE")))
+        _check_collisions(names, refs)
+        query = offline.parse(sql)
+        entity = exp.select(
+            exp.Sub(this=exp.Window(this=exp.RowNumber()), expression=exp.Literal.number(1)).as_(ROW_ID, quoted=True),
+            exp.Column(this=exp.Star(), table=exp.to_identifier("fl_q", quoted=True)),
+            exp.cast(exp.column(ts, table="fl_q", quoted=True), "TIMESTAMP").as_(TIMESTAMP, quoted=True),
+        ).from_(exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier("fl_q", quoted=True))))
+        return cls(store, refs, None, (entity.subquery(), names, []), as_known_at_time)
+
+    @property
+    def features(self) -> list[str]:
+        """The output feature columns, in order."""
+        return [ref.output_name for ref in self._refs]
+
+    def sql(self, dialect: str = "duckdb", pretty: bool = True) -> str:
+        """The point-in-time SQL this job runs (entity rows appear as a placeholder table)."""
+        return self._query(exp.to_table("entity_rows", quoted=True), for_table=False).sql(dialect, pretty=pretty)
+
+    def _query(self, entity: exp.Expression, *, for_table: bool) -> exp.Select:
+        if self._sql_entity is not None:
+            passthrough = self._sql_entity[1]
+        else:
+            assert self._rows is not None
+            passthrough = self._rows.original.column_names if for_table and self._rows.original is not None else []
+        query = point_in_time_query(entity, self._refs, passthrough=passthrough,
+                                    as_known_at_time=self._as_known_at_time)
+        if for_table:  # the caller's table has no internal row id
+            query.set("expressions", query.expressions[1:])
+        return query
+
+    def to_arrow(self) -> pa.Table:
+        """The training data as a pyarrow Table: the entity rows' columns, then the features."""
+        offline = self._store.offline_store
+        if self._sql_entity is not None:
+            entity, _, params = self._sql_entity
+            result = offline.to_arrow(self._query(entity, for_table=False), params)
+            return self._typed(result.drop_columns([ROW_ID]))
+        assert self._rows is not None and self._rows.original is not None
+        with offline.registered(self._rows.keys) as entity:
+            result = offline.to_arrow(self._query(entity, for_table=False))
+        if result.num_rows != self._rows.keys.num_rows:
+            raise ValidationError(
+                f"The point-in-time join returned {result.num_rows} rows for {self._rows.keys.num_rows} entity "
+                "rows: a feature table has overlapping validity intervals. Build it with "
+                "feature_layer.valid_intervals and run its valid_intervals_ordered test (`featurelayer build`)."
+            )
+        table = self._rows.original
+        for ref in self._refs:
+            table = table.append_column(ref.output_name, result.column(ref.output_name))
+        return self._typed(table)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The training data as a pandas DataFrame (same columns as ``to_arrow``)."""
+        return self.to_arrow().to_pandas()
+
+    to_df = to_pandas
+
+    def to_table(self, name: str) -> str:
+        """Writes the training data into warehouse table ``name`` (replaced); returns its quoted name.
+
+        With a SQL entity_df the rows never pass through Python.
+        """
+        offline = self._store.offline_store
+        if self._sql_entity is not None:
+            entity, _, params = self._sql_entity
+            return offline.create_table(name, self._query(entity, for_table=True), params)
+        assert self._rows is not None and self._rows.original is not None
+        full = self._rows.original.append_column(ROW_ID, self._rows.keys.column(ROW_ID)).append_column(
+            TIMESTAMP, self._rows.keys.column(TIMESTAMP))
+        with offline.registered(full) as entity:
+            return offline.create_table(name, self._query(entity, for_table=True))
+
+    def _typed(self, table: pa.Table) -> pa.Table:
+        """Feature columns in their declared Arrow types, whatever the warehouse returned."""
+        for ref in self._refs:
+            index = table.schema.get_field_index(ref.output_name)
+            column = table.column(index)
+            if column.type != ref.feature.arrow_type:
+                table = table.set_column(index, ref.output_name, column.cast(ref.feature.arrow_type))
+        return table
+
+
+def _check_collisions(entity_columns: Sequence[str], refs: Sequence[FeatureRef]) -> None:
+    clashes = sorted(set(entity_columns) & {ref.output_name for ref in refs})
+    if clashes:
+        raise ValidationError(
+            f"entity_df already has column(s) {clashes}, which the requested features would also fill. "
+            "Rename them, or pass full_feature_names=True to name features 'view__feature'."
+        )
+
+
+def _utc_naive(timestamp: dt.datetime) -> dt.datetime:
+    if not isinstance(timestamp, dt.datetime):
+        raise ValidationError(f"timestamp must be a datetime; got {type(timestamp).__name__}.")
+    if timestamp.tzinfo is not None:
+        return timestamp.astimezone(dt.UTC).replace(tzinfo=None)
+    return timestamp
