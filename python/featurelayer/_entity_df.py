@@ -106,7 +106,8 @@ def entity_rows_from_arrow(table: pa.Table, join_keys: Sequence[str]) -> EntityR
     ts_name = pick_timestamp_column(((f.name, f.type) for f in table.schema), _is_arrow_timestamp)
     column = table.column(ts_name)
     if not _is_arrow_timestamp(column.type):
-        hint = " Convert it with pandas.to_datetime(...)." if pa.types.is_string(column.type) else ""
+        textual = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+        hint = " Convert it with pandas.to_datetime(...)." if textual else ""
         raise ValidationError(
             f"entity_df column '{ts_name}' has type {column.type}, not a timestamp.{hint} "
             "Naive timestamps are read as UTC."
