@@ -1,0 +1,1 @@
+{{ feature_layer.valid_intervals(source('bench', 'activity_rows')) }}
