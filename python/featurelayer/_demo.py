@@ -10,11 +10,13 @@ from sqlglot import exp
 
 from ._lookup import lookup_as_of, view_table
 from ._registry import Registry
+from ._store import FeatureStore
 from ._warehouse import connect_duckdb
+
+import pyarrow as pa
 
 if TYPE_CHECKING:
     import duckdb
-    import pyarrow as pa
 
     from ._project import Project
     from ._registry import FeatureView
@@ -23,7 +25,7 @@ __all__ = ["run_demo"]
 
 
 def run_demo(project: Project, echo: Callable[[str], None]) -> None:
-    """Prints each feature table's size, one user's history, and lookups at three instants."""
+    """Prints each feature table's size, one user's history, lookups at three instants, and training data."""
     registry = Registry.from_project(project)
     connection = connect_duckdb(project)
     try:
@@ -62,6 +64,18 @@ def run_demo(project: Project, echo: Callable[[str], None]) -> None:
                 echo(_lookup_line(connection, view, user_id, at))
     finally:
         connection.close()
+
+    entity_df = pa.table({
+        "user_id": pa.array([user_id, user_id, user_id, 1, 999_999_999], pa.int64()),
+        "event_timestamp": pa.array(instants + [instants[1], instants[1]], pa.timestamp("us")),
+        "label": pa.array([0, 1, 0, 1, 0], pa.int8()),
+    })
+    features = ["user_activity:daily_transactions", "user_activity:avg_transaction_value_7d",
+                "user_profile:plan", "user_profile:country"]
+    with FeatureStore(project.root, project.profiles_dir, project.target) as store:
+        training = store.get_historical_features(entity_df, features).to_arrow()
+    echo("\nTraining data: store.get_historical_features(entity_df, " + repr(features) + ")")
+    echo(_table(training))
 
 
 def _lookup_line(connection: duckdb.DuckDBPyConnection, view: FeatureView, user_id: int, at: dt.datetime) -> str:
