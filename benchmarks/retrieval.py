@@ -59,37 +59,57 @@ def generate(out: Path, users: int, days: int, entity_rows: int, seed: int = 11)
     ts = np.r_[ts, ts[dup]]
     created = np.r_[created, created[dup] + 7_200_000_000]
     m = len(user_id)
-    pq.write_table(pa.table({
-        "user_id": user_id,
-        "event_timestamp": pa.array(ts.astype("datetime64[us]"), pa.timestamp("us")),
-        "created_timestamp": pa.array(created.astype("datetime64[us]"), pa.timestamp("us")),
-        "daily_transactions": pa.array(rng.poisson(2.0, m).astype(np.int32)),
-        "avg_transaction_value_7d": rng.lognormal(3.0, 0.7, m),
-    }), out / "activity_rows.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "user_id": user_id,
+                "event_timestamp": pa.array(ts.astype("datetime64[us]"), pa.timestamp("us")),
+                "created_timestamp": pa.array(created.astype("datetime64[us]"), pa.timestamp("us")),
+                "daily_transactions": pa.array(rng.poisson(2.0, m).astype(np.int32)),
+                "avg_transaction_value_7d": rng.lognormal(3.0, 0.7, m),
+            }
+        ),
+        out / "activity_rows.parquet",
+    )
 
     # profile: 1 + Poisson(1) changes per user at random times
     changes = 1 + rng.poisson(1.0, users)
     p_user = np.repeat(np.arange(1, users + 1, dtype=np.int64), changes)
     p_ts = START + rng.integers(0, days * DAY_US, len(p_user))
-    pq.write_table(pa.table({
-        "user_id": p_user,
-        "event_timestamp": pa.array(p_ts.astype("datetime64[us]"), pa.timestamp("us")),
-        "plan": pa.array(rng.choice(np.array(["free", "plus", "pro"]), len(p_user))),
-        "credit_score": rng.normal(650, 80, len(p_user)),
-    }), out / "profile_rows.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "user_id": p_user,
+                "event_timestamp": pa.array(p_ts.astype("datetime64[us]"), pa.timestamp("us")),
+                "plan": pa.array(rng.choice(np.array(["free", "plus", "pro"]), len(p_user))),
+                "credit_score": rng.normal(650, 80, len(p_user)),
+            }
+        ),
+        out / "profile_rows.parquet",
+    )
 
     # entity rows: random users (2% unknown) at random times (some before any data)
     e_user = rng.integers(1, int(users * 1.02) + 1, entity_rows).astype(np.int64)
     e_ts = START + rng.integers(-5 * DAY_US, (days + 10) * DAY_US, entity_rows)
-    pq.write_table(pa.table({
-        "user_id": e_user,
-        "event_timestamp": pa.array(e_ts.astype("datetime64[us]"), pa.timestamp("us")),
-        "label": rng.integers(0, 2, entity_rows).astype(np.int8),
-    }), out / "entity_rows.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "user_id": e_user,
+                "event_timestamp": pa.array(e_ts.astype("datetime64[us]"), pa.timestamp("us")),
+                "label": rng.integers(0, 2, entity_rows).astype(np.int8),
+            }
+        ),
+        out / "entity_rows.parquet",
+    )
     return {"activity_rows": m, "profile_rows": len(p_user), "entity_rows": entity_rows}
 
 
-FEATURES = ["activity:daily_transactions", "activity:avg_transaction_value_7d", "profile:plan", "profile:credit_score"]
+FEATURES = [
+    "activity:daily_transactions",
+    "activity:avg_transaction_value_7d",
+    "profile:plan",
+    "profile:credit_score",
+]
 
 RANGE_JOIN = """
 select e.user_id, e.event_timestamp, e.label,
@@ -166,11 +186,11 @@ def measure(what: str, data: Path) -> dict[str, float]:
 def build(data: Path) -> float:
     env = {**os.environ, "FEATURELAYER_BENCH_DIR": str(data)}
     code = (
-        "import sys; sys.path.insert(0, %r)\n"
+        "import sys; sys.path.insert(0, {!r})\n"
         "from featurelayer import find_project\n"
         "from featurelayer._dbt import run_dbt\n"
-        "run_dbt(find_project(%r), ['build'])\n"
-    ) % (str(HERE.parent / "python"), str(PROJECT))
+        "run_dbt(find_project({!r}), ['build'])\n"
+    ).format(str(HERE.parent / "python"), str(PROJECT))
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], env=env, check=True)
     return time.perf_counter() - start
@@ -191,8 +211,10 @@ def main() -> None:
 
     counts = generate(args.data, args.users, args.days, args.entity_rows)
     feature_rows = counts["activity_rows"] + counts["profile_rows"]
-    print(f"workload: {feature_rows:,} feature rows ({counts['activity_rows']:,} activity, "
-          f"{counts['profile_rows']:,} profile), {counts['entity_rows']:,} entity rows")
+    print(
+        f"workload: {feature_rows:,} feature rows ({counts['activity_rows']:,} activity, "
+        f"{counts['profile_rows']:,} profile), {counts['entity_rows']:,} entity rows"
+    )
     seconds = build(args.data)
     print(f"dbt build of the feature tables (one-off): {seconds:.1f} s")
 
@@ -205,8 +227,12 @@ def main() -> None:
     for what in contenders:
         runs = []
         for _ in range(args.repeat):
-            out = subprocess.run([sys.executable, __file__, "--measure", what, "--data", str(args.data)],
-                                 check=True, capture_output=True, text=True)
+            out = subprocess.run(
+                [sys.executable, __file__, "--measure", what, "--data", str(args.data)],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
         results[what] = min(runs, key=lambda r: r["seconds"])
     floor = results["range_join"]["seconds"]

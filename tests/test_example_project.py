@@ -49,13 +49,15 @@ def test_generation_is_deterministic(tmp_path: Path) -> None:
 def test_feature_tables_have_intervals_and_current_rows(built: Path) -> None:
     project = find_project(built)
     with connect_duckdb(project) as connection:
-        rows = dict(connection.sql(
-            "select 'activity', count(*) from user_activity union all "
-            "select 'activity_now', count(*) from user_activity_current union all "
-            "select 'profile', count(*) from user_profile union all "
-            "select 'profile_now', count(*) from user_profile_current union all "
-            "select 'profile_users', count(distinct user_id) from user_profile"
-        ).fetchall())
+        rows = dict(
+            connection.sql(
+                "select 'activity', count(*) from user_activity union all "
+                "select 'activity_now', count(*) from user_activity_current union all "
+                "select 'profile', count(*) from user_profile union all "
+                "select 'profile_now', count(*) from user_profile_current union all "
+                "select 'profile_users', count(distinct user_id) from user_profile"
+            ).fetchall()
+        )
         # the current views hold at most one row per user, and every user has a profile now
         assert rows["profile_now"] == rows["profile_users"] == 60
         assert 0 < rows["activity_now"] <= 60
@@ -98,8 +100,9 @@ def test_cli_list_json_is_the_documented_document(built: Path) -> None:
     assert activity["timestamp"] == "event_timestamp"
     assert activity["created_timestamp"] == "created_timestamp"
     assert "user_activity" in activity["relation"]
-    assert {"name": "daily_transactions", "data_type": "integer", "arrow_type": "int32"}.items() <= \
-        activity["features"][0].items()
+    assert {"name": "daily_transactions", "data_type": "integer", "arrow_type": "int32"}.items() <= activity[
+        "features"
+    ][0].items()
     assert views["user_profile"]["ttl_seconds"] is None
 
 
@@ -125,14 +128,23 @@ def test_cli_without_a_manifest_explains(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-def test_the_same_models_build_on_postgres_with_the_same_rows(
-    built: Path, postgres: dict[str, object]
-) -> None:
+def test_the_same_models_build_on_postgres_with_the_same_rows(built: Path, postgres: dict[str, object]) -> None:
     """profiles.yml's postgres target builds the example from the same raw files, row for row."""
     suffix = uuid.uuid4().hex[:8]
     env = {"FEATURELAYER_PG_SCHEMA": f"fl_test_{suffix}", "FEATURELAYER_RAW_SCHEMA": f"fl_raw_{suffix}"}
-    code, output = _cli(built, "--target", "postgres", "example-data", "--users", "60", "--days", "60",
-                        "--end", TODAY.isoformat(), env=env)
+    code, output = _cli(
+        built,
+        "--target",
+        "postgres",
+        "example-data",
+        "--users",
+        "60",
+        "--days",
+        "60",
+        "--end",
+        TODAY.isoformat(),
+        env=env,
+    )
     assert code == 0, output
     try:
         run_dbt(find_project(built, target="postgres"), ["build"], extra_env=env)
@@ -170,5 +182,3 @@ def _drop_schemas(postgres: dict[str, object], schemas: list[str]) -> None:
     with psycopg2.connect(**postgres) as connection, connection.cursor() as cursor:
         for schema in schemas:
             cursor.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
-
-

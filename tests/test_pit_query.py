@@ -23,18 +23,38 @@ FIXTURES = Path(__file__).parent / "fixtures" / "pit_query"
 DIALECTS = ["duckdb", "postgres", "snowflake", "bigquery", "spark", "trino"]
 
 
-def _view(name: str, keys: tuple[str, ...], features: dict[str, pa.DataType], *, ttl: int | None = None,
-          created: str | None = None) -> FeatureView:
+def _view(
+    name: str,
+    keys: tuple[str, ...],
+    features: dict[str, pa.DataType],
+    *,
+    ttl: int | None = None,
+    created: str | None = None,
+) -> FeatureView:
     return FeatureView(
-        name=name, unique_id=f"model.p.{name}", relation=f'"db"."features"."{name}"', database="db",
-        schema="features", identifier=name, entities=(Entity(name, keys),), join_keys=keys,
-        timestamp="event_timestamp", created_timestamp=created, ttl_seconds=ttl,
-        features=tuple(Feature(f, str(t), t) for f, t in features.items()), column_types={},
+        name=name,
+        unique_id=f"model.p.{name}",
+        relation=f'"db"."features"."{name}"',
+        database="db",
+        schema="features",
+        identifier=name,
+        entities=(Entity(name, keys),),
+        join_keys=keys,
+        timestamp="event_timestamp",
+        created_timestamp=created,
+        ttl_seconds=ttl,
+        features=tuple(Feature(f, str(t), t) for f, t in features.items()),
+        column_types={},
     )
 
 
-ACTIVITY = _view("user_activity", ("user_id",), {"daily_transactions": pa.int32(), "avg_7d": pa.float64()},
-                 ttl=2_592_000, created="created_timestamp")
+ACTIVITY = _view(
+    "user_activity",
+    ("user_id",),
+    {"daily_transactions": pa.int32(), "avg_7d": pa.float64()},
+    ttl=2_592_000,
+    created="created_timestamp",
+)
 DEVICE = _view("device_risk", ("user_id", "device_id"), {"risk": pa.float32()})
 
 

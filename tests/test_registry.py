@@ -98,16 +98,32 @@ def test_manifest_of_another_project_is_refused(project_copy: Path) -> None:
     [
         (lambda m: _meta(m).pop("entities"), r"Model 'user_profile'.*missing `entities`"),
         (lambda m: _meta(m).pop("timestamp"), r"Model 'user_profile'.*missing `timestamp`"),
-        (lambda m: _meta(m).update(ttl="30 days"), r"Model 'user_profile'.*ttl '30 days' does not parse.*'30d'"),
-        (lambda m: _meta(m).update(entities=["usr"]), r"entity 'usr'.*Did you mean 'user'.*vars: feature_layer"),
+        (
+            lambda m: _meta(m).update(ttl="30 days"),
+            r"Model 'user_profile'.*ttl '30 days' does not parse.*'30d'",
+        ),
+        (
+            lambda m: _meta(m).update(entities=["usr"]),
+            r"entity 'usr'.*Did you mean 'user'.*vars: feature_layer",
+        ),
         (lambda m: _meta(m).update(time_stamp="x"), r"unknown key.*time_stamp.*Did you mean 'timestamp'"),
-        (lambda m: m["columns"][1].update(data_type="varchar"),
-         r"Model 'user_profile'.*timestamp column 'event_timestamp' is declared as 'varchar', not a timestamp"),
+        (
+            lambda m: m["columns"][1].update(data_type="varchar"),
+            r"Model 'user_profile'.*timestamp column 'event_timestamp' is declared as 'varchar', not a timestamp",
+        ),
         (lambda m: m["columns"][3].pop("data_type"), r"column 'country' has no data_type"),
         (lambda m: m["columns"].pop(0), r"join key column 'user_id' is not declared"),
     ],
-    ids=["no-entities", "no-timestamp", "bad-ttl", "unknown-entity", "typo-key", "varchar-timestamp",
-         "untyped-column", "undeclared-key"],
+    ids=[
+        "no-entities",
+        "no-timestamp",
+        "bad-ttl",
+        "unknown-entity",
+        "typo-key",
+        "varchar-timestamp",
+        "untyped-column",
+        "undeclared-key",
+    ],
 )
 def test_bad_declarations_name_the_model_and_the_fix(project_copy: Path, edit: Edit, message: str) -> None:
     with pytest.raises(DefinitionError, match=message):

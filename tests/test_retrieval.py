@@ -49,12 +49,16 @@ class Row:
 
 
 def reference_lookup(
-    rows: list[Row], key: tuple[Any, ...], t: dt.datetime, ttl_seconds: int | None, *, known_at_time: bool = False
+    rows: list[Row],
+    key: tuple[Any, ...],
+    t: dt.datetime,
+    ttl_seconds: int | None,
+    *,
+    known_at_time: bool = False,
 ) -> int | None:
     """Latest event <= t; ties to the greatest created (missing loses); ttl inclusive."""
     candidates = [
-        r for r in rows
-        if r.key == key and r.ts <= t and (not known_at_time or r.created is None or r.created <= t)
+        r for r in rows if r.key == key and r.ts <= t and (not known_at_time or r.created is None or r.created <= t)
     ]
     if not candidates:
         return None
@@ -71,8 +75,12 @@ def reference_lookup(
 def project_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A private copy of tests/retrieval_project, reading the repository's macros."""
     root = tmp_path_factory.mktemp("retrieval")
-    shutil.copytree(REPO / "tests" / "retrieval_project", root, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("target", "warehouse", "logs"))
+    shutil.copytree(
+        REPO / "tests" / "retrieval_project",
+        root,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns("target", "warehouse", "logs"),
+    )
     config = root / "dbt_project" / "dbt_project.yml"
     config.write_text(config.read_text().replace('"../../../macros"', f'"{REPO / "macros"}"'))
     (root / "warehouse").mkdir()
@@ -83,19 +91,29 @@ def build(project_dir: Path, rows_a: list[Row], rows_b: list[Row], ttl: int | No
     """Writes the raw tables and runs `dbt build` (models and interval tests)."""
     path = project_dir / "warehouse" / "retrieval.duckdb"
     with duckdb.connect(str(path)) as connection:
-        connection.register("a", pa.table({
-            "k1": pa.array([r.key[0] for r in rows_a], pa.int64()),
-            "ts": pa.array([r.ts for r in rows_a], pa.timestamp("us")),
-            "created": pa.array([r.created for r in rows_a], pa.timestamp("us")),
-            "a_value": pa.array([r.payload for r in rows_a], pa.int64()),
-            "a_score": pa.array([r.payload / 4 for r in rows_a], pa.float64()),
-        }))
-        connection.register("b", pa.table({
-            "k1": pa.array([r.key[0] for r in rows_b], pa.int64()),
-            "k2": pa.array([r.key[1] for r in rows_b], pa.string()),
-            "ts": pa.array([r.ts for r in rows_b], pa.timestamp("us")),
-            "b_value": pa.array([r.payload for r in rows_b], pa.int64()),
-        }))
+        connection.register(
+            "a",
+            pa.table(
+                {
+                    "k1": pa.array([r.key[0] for r in rows_a], pa.int64()),
+                    "ts": pa.array([r.ts for r in rows_a], pa.timestamp("us")),
+                    "created": pa.array([r.created for r in rows_a], pa.timestamp("us")),
+                    "a_value": pa.array([r.payload for r in rows_a], pa.int64()),
+                    "a_score": pa.array([r.payload / 4 for r in rows_a], pa.float64()),
+                }
+            ),
+        )
+        connection.register(
+            "b",
+            pa.table(
+                {
+                    "k1": pa.array([r.key[0] for r in rows_b], pa.int64()),
+                    "k2": pa.array([r.key[1] for r in rows_b], pa.string()),
+                    "ts": pa.array([r.ts for r in rows_b], pa.timestamp("us")),
+                    "b_value": pa.array([r.payload for r in rows_b], pa.int64()),
+                }
+            ),
+        )
         connection.execute("create or replace table raw_a as select * from a")
         connection.execute("create or replace table raw_b as select * from b")
     run_dbt(find_project(project_dir), ["build", "--vars", f"{{ttl_a: '{ttl or ''}'}}"])
@@ -103,8 +121,12 @@ def build(project_dir: Path, rows_a: list[Row], rows_b: list[Row], ttl: int | No
 
 @pytest.fixture
 def store(project_dir: Path) -> Iterator[FeatureStore]:
-    build(project_dir, [Row((1,), BASE, None, 10), Row((1,), BASE + dt.timedelta(minutes=5), None, 11)],
-          [Row((1, "x"), BASE, None, 20)], ttl=None)
+    build(
+        project_dir,
+        [Row((1,), BASE, None, 10), Row((1,), BASE + dt.timedelta(minutes=5), None, 11)],
+        [Row((1, "x"), BASE, None, 20)],
+        ttl=None,
+    )
     with FeatureStore(project_dir) as feature_store:
         yield feature_store
 
@@ -127,46 +149,64 @@ def histories(draw: st.DrawFn) -> tuple[list[Row], list[Row]]:
     rows_a: dict[tuple[Any, ...], Row] = {}
     out_a = []
     for i, (k1, ts, created) in enumerate(raw_a):
-        row = rows_a.setdefault((k1, ts, created), Row((k1,), _minutes(ts), None if created is None
-                                                       else _minutes(created), 1000 + i))
+        row = rows_a.setdefault(
+            (k1, ts, created),
+            Row((k1,), _minutes(ts), None if created is None else _minutes(created), 1000 + i),
+        )
         out_a.append(row)
     rows_b: dict[tuple[Any, ...], Row] = {}
-    out_b = [rows_b.setdefault((k1, k2, ts), Row((k1, k2), _minutes(ts), None, 2000 + i))
-             for i, (k1, k2, ts) in enumerate(raw_b)]
+    out_b = [
+        rows_b.setdefault((k1, k2, ts), Row((k1, k2), _minutes(ts), None, 2000 + i))
+        for i, (k1, k2, ts) in enumerate(raw_b)
+    ]
     return out_a, out_b
 
 
-entity_rows = st.lists(st.tuples(st.integers(0, 4), st.sampled_from("xyz"), st.integers(-3, 45)),
-                       min_size=20, max_size=120)
+entity_rows = st.lists(
+    st.tuples(st.integers(0, 4), st.sampled_from("xyz"), st.integers(-3, 45)), min_size=20, max_size=120
+)
 
 
 # The rare cases, always run: a missing created timestamp tied with a present
 # one, a correction created after the entity row's time, the ttl's inclusive
 # bound, an exact duplicate, unknown keys and times before any data.
 _EDGES = (
-    [Row((1,), _minutes(0), None, 1000), Row((1,), _minutes(0), _minutes(1), 1001),
-     Row((1,), _minutes(5), _minutes(5), 1002), Row((1,), _minutes(5), _minutes(12), 1003),
-     Row((2,), _minutes(3), _minutes(3), 1004)],
+    [
+        Row((1,), _minutes(0), None, 1000),
+        Row((1,), _minutes(0), _minutes(1), 1001),
+        Row((1,), _minutes(5), _minutes(5), 1002),
+        Row((1,), _minutes(5), _minutes(12), 1003),
+        Row((2,), _minutes(3), _minutes(3), 1004),
+    ],
     [Row((1, "x"), _minutes(2), None, 2000), Row((1, "x"), _minutes(2), None, 2000)],
 )
 _EDGE_REQUESTS = [(1, "x", m) for m in (-1, 0, 1, 2, 4, 5, 6, 10, 11, 12, 6)] + [
-    (2, "y", 8), (2, "y", 9), (2, "y", 2), (0, "z", 10)]
+    (2, "y", 8),
+    (2, "y", 9),
+    (2, "y", 2),
+    (0, "z", 10),
+]
 
 
 @settings(phases=[Phase.explicit, Phase.reuse, Phase.generate])  # shrinking re-runs dbt hundreds of times
 @given(history=histories(), requests=entity_rows, ttl=st.sampled_from([None, 60, 300, 1200]))
 @example(history=_EDGES, requests=_EDGE_REQUESTS, ttl=300)
 def test_matches_the_brute_force_reference(
-    project_dir: Path, history: tuple[list[Row], list[Row]], requests: list[tuple[int, str, int]], ttl: int | None
+    project_dir: Path,
+    history: tuple[list[Row], list[Row]],
+    requests: list[tuple[int, str, int]],
+    ttl: int | None,
 ) -> None:
     rows_a, rows_b = history
     build(project_dir, rows_a, rows_b, ttl)
-    entity_df = pd.DataFrame({
-        "k1": [k1 for k1, _, _ in requests],
-        "k2": [k2 for _, k2, _ in requests],
-        "event_timestamp": pd.to_datetime([_minutes(m) for _, _, m in requests]),
-        "label": range(len(requests)),
-    })
+    entity_df = pd.DataFrame(
+        {
+            "k1": [k1 for k1, _, _ in requests],
+            "k2": [k2 for _, k2, _ in requests],
+            "event_timestamp": pd.to_datetime([_minutes(m) for _, _, m in requests]),
+            "label": range(len(requests)),
+        }
+    )
     with FeatureStore(project_dir) as store:
         for known_at_time in (False, True):
             result = store.get_historical_features(entity_df, FEATURES, as_known_at_time=known_at_time).to_arrow()
@@ -184,12 +224,14 @@ def test_matches_the_brute_force_reference(
 
 
 def test_keeps_columns_types_and_order(store: FeatureStore) -> None:
-    entity = pa.table({
-        "label": pa.array([1.5, 2.5, 3.5], pa.float32()),
-        "k1": pa.array([1, 9, 1], pa.int64()),
-        "k2": pa.array(["x", "x", "x"]),
-        "event_timestamp": pa.array([_minutes(6), _minutes(6), _minutes(-1)], pa.timestamp("us")),
-    })
+    entity = pa.table(
+        {
+            "label": pa.array([1.5, 2.5, 3.5], pa.float32()),
+            "k1": pa.array([1, 9, 1], pa.int64()),
+            "k2": pa.array(["x", "x", "x"]),
+            "event_timestamp": pa.array([_minutes(6), _minutes(6), _minutes(-1)], pa.timestamp("us")),
+        }
+    )
     result = store.get_historical_features(entity, FEATURES).to_arrow()
     assert result.column_names == ["label", "k1", "k2", "event_timestamp", "a_value", "a_score", "b_value"]
     assert result.schema.field("label").type == pa.float32()
@@ -201,10 +243,15 @@ def test_keeps_columns_types_and_order(store: FeatureStore) -> None:
 
 def test_naive_is_utc_and_aware_is_converted(store: FeatureStore) -> None:
     eastern = dt.timezone(dt.timedelta(hours=-5))
-    aware = pd.DataFrame({"k1": [1, 1], "event_timestamp": [
-        pd.Timestamp(_minutes(4)).tz_localize("UTC").tz_convert(eastern),  # minute 4 UTC: row 10
-        pd.Timestamp(_minutes(5)).tz_localize("UTC").tz_convert(eastern),  # minute 5 UTC: row 11
-    ]})
+    aware = pd.DataFrame(
+        {
+            "k1": [1, 1],
+            "event_timestamp": [
+                pd.Timestamp(_minutes(4)).tz_localize("UTC").tz_convert(eastern),  # minute 4 UTC: row 10
+                pd.Timestamp(_minutes(5)).tz_localize("UTC").tz_convert(eastern),  # minute 5 UTC: row 11
+            ],
+        }
+    )
     result = store.get_historical_features(aware, ["view_a:a_value"]).to_pandas()
     assert result["a_value"].tolist() == [10, 11]
     assert str(result["event_timestamp"].dt.tz) == str(eastern)  # the caller's column is untouched
@@ -222,21 +269,53 @@ def test_full_feature_names_and_collisions(store: FeatureStore) -> None:
 @pytest.mark.parametrize(
     ("entity", "features", "message"),
     [
-        (pd.DataFrame({"event_timestamp": [BASE]}), ["view_a:a_value"], r"missing join key column\(s\) \['k1'\]"),
+        (
+            pd.DataFrame({"event_timestamp": [BASE]}),
+            ["view_a:a_value"],
+            r"missing join key column\(s\) \['k1'\]",
+        ),
         (pd.DataFrame({"k1": [1]}), ["view_a:a_value"], "no timestamp column.*event_timestamp"),
-        (pd.DataFrame({"k1": [1], "event_timestamp": ["2025-01-01"]}), ["view_a:a_value"],
-         "not a timestamp.*pandas.to_datetime"),
-        (pd.DataFrame({"k1": [1], "t1": [BASE], "t2": [BASE]}), ["view_a:a_value"], "several timestamp columns"),
-        (pd.DataFrame({"k1": [1], "event_timestamp": [BASE]}), ["view_z:a_value"], "No feature view 'view_z'"),
+        (
+            pd.DataFrame({"k1": [1], "event_timestamp": ["2025-01-01"]}),
+            ["view_a:a_value"],
+            "not a timestamp.*pandas.to_datetime",
+        ),
+        (
+            pd.DataFrame({"k1": [1], "t1": [BASE], "t2": [BASE]}),
+            ["view_a:a_value"],
+            "several timestamp columns",
+        ),
+        (
+            pd.DataFrame({"k1": [1], "event_timestamp": [BASE]}),
+            ["view_z:a_value"],
+            "No feature view 'view_z'",
+        ),
         (pd.DataFrame({"k1": [1], "event_timestamp": [BASE]}), ["view_a:a_valu"], "Did you mean 'a_value'"),
         (pd.DataFrame({"k1": [1], "event_timestamp": [BASE]}), ["view_a"], "not of the form 'view:feature'"),
-        (pd.DataFrame({"k1": [1], "event_timestamp": [BASE]}), "view_a:a_value", r"Write \['view_a:a_value'\]"),
-        (pd.DataFrame({"k1": [1], "event_timestamp": [BASE]}), ["view_a:a_value", "view_a:a_value"],
-         "requested twice"),
+        (
+            pd.DataFrame({"k1": [1], "event_timestamp": [BASE]}),
+            "view_a:a_value",
+            r"Write \['view_a:a_value'\]",
+        ),
+        (
+            pd.DataFrame({"k1": [1], "event_timestamp": [BASE]}),
+            ["view_a:a_value", "view_a:a_value"],
+            "requested twice",
+        ),
         ([1, 2], ["view_a:a_value"], "pandas DataFrame, a pyarrow Table or a SQL query"),
     ],
-    ids=["no-key", "no-timestamp", "string-timestamp", "two-timestamps", "unknown-view", "unknown-feature",
-         "bare-view", "bare-string", "twice", "list"],
+    ids=[
+        "no-key",
+        "no-timestamp",
+        "string-timestamp",
+        "two-timestamps",
+        "unknown-view",
+        "unknown-feature",
+        "bare-view",
+        "bare-string",
+        "twice",
+        "list",
+    ],
 )
 def test_errors_teach(store: FeatureStore, entity: Any, features: Any, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
@@ -247,8 +326,15 @@ def test_sql_entity_df_and_to_table(store: FeatureStore) -> None:
     query = "select 1::bigint as k1, 'x' as k2, timestamp '2025-01-01 00:07:00' as ts, 'a' as label"
     result = store.get_historical_features(query, FEATURES).to_arrow()
     assert result.column_names == ["k1", "k2", "ts", "label", "a_value", "a_score", "b_value"]
-    assert result.to_pylist()[0] | {} == {"k1": 1, "k2": "x", "ts": _minutes(7), "label": "a",
-                                        "a_value": 11, "a_score": 2.75, "b_value": 20}
+    assert result.to_pylist()[0] | {} == {
+        "k1": 1,
+        "k2": "x",
+        "ts": _minutes(7),
+        "label": "a",
+        "a_value": 11,
+        "a_score": 2.75,
+        "b_value": 20,
+    }
     name = store.get_historical_features(query, FEATURES).to_table("training_from_sql")
     entity = pd.DataFrame({"k1": [1, 1], "event_timestamp": [_minutes(1), _minutes(9)], "y": [0, 1]})
     other = store.get_historical_features(entity, ["view_a:a_value"]).to_table("training_from_pandas")
@@ -269,13 +355,13 @@ def test_the_dbt_macro_gives_the_same_rows(project_dir: Path, store: FeatureStor
     store.close()
     models = project_dir / "models"
     (models / "spine.sql").write_text(
-        "select * from (values (1, 'x', timestamp '2025-01-01 00:03:00', 0), (1, 'x', timestamp '2025-01-01 00:09:00', 1),"
+        "select * from (values (1, 'x', timestamp '2025-01-01 00:03:00', 0),"
+        " (1, 'x', timestamp '2025-01-01 00:09:00', 1),"
         " (7, 'y', timestamp '2025-01-01 00:09:00', 2), (1, 'y', timestamp '2024-12-31 00:00:00', 3))"
         " as t(k1, k2, event_timestamp, label)\n"
     )
     (models / "training_set.sql").write_text(
-        "{{ feature_layer.point_in_time_join(ref('spine'), "
-        "['view_a:a_value', 'view_a:a_score', 'view_b:b_value']) }}\n"
+        "{{ feature_layer.point_in_time_join(ref('spine'), ['view_a:a_value', 'view_a:a_score', 'view_b:b_value']) }}\n"
     )
     try:
         run_dbt(find_project(project_dir), ["build", "-s", "spine", "training_set", "--vars", "{ttl_a: ''}"])

@@ -9,8 +9,17 @@ import pytest
 from featurelayer import DbtRunError, ValidationError, find_project, parse_ttl
 from featurelayer._dbt import run_dbt
 
-VALID = {"30d": 2_592_000, "12h": 43_200, "1d12h": 129_600, "90m": 5_400, "3600s": 3_600,
-         "2w": 1_209_600, "1w2d3h4m5s": 788_645, " 7D ": 604_800, "45": 45}
+VALID = {
+    "30d": 2_592_000,
+    "12h": 43_200,
+    "1d12h": 129_600,
+    "90m": 5_400,
+    "3600s": 3_600,
+    "2w": 1_209_600,
+    "1w2d3h4m5s": 788_645,
+    " 7D ": 604_800,
+    "45": 45,
+}
 INVALID = ["30 days", "1h1d", "d", "-5", "0s", "abc", "1.5h"]
 
 
@@ -36,9 +45,7 @@ def test_the_dbt_macro_parses_the_same_grammar(project_copy: Path) -> None:
     """Registry and warehouse must agree on every ttl: compile the macro through dbt."""
     project = find_project(project_copy)
     texts = list(VALID)
-    inline = "select " + ", ".join(
-        f"{{{{ feature_layer._parse_ttl('{t}') }}}} as c{i}" for i, t in enumerate(texts)
-    )
+    inline = "select " + ", ".join(f"{{{{ feature_layer._parse_ttl('{t}') }}}} as c{i}" for i, t in enumerate(texts))
     result = run_dbt(project, ["compile", "--inline", inline])
     assert result.success
     compiled = _compiled_sql(project_copy)

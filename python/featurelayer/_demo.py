@@ -6,14 +6,14 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import pyarrow as pa
 from sqlglot import exp
 
-from ._lookup import lookup_as_of, view_table
+from ._lookup import lookup_as_of
+from ._pit_query import view_table
 from ._registry import Registry
 from ._store import FeatureStore
 from ._warehouse import connect_duckdb
-
-import pyarrow as pa
 
 if TYPE_CHECKING:
     import duckdb
@@ -31,31 +31,44 @@ def run_demo(project: Project, echo: Callable[[str], None]) -> None:
     try:
         echo(f"featurelayer demo: {len(registry.feature_views)} feature views in {project.root}\n")
         for view in registry.feature_views.values():
-            rows, entities = _one(connection, exp.select(
-                exp.func("count", exp.Star()),
-                exp.Count(this=exp.Distinct(expressions=[exp.column(k) for k in view.join_keys])),
-            ).from_(view_table(view)))
+            rows, entities = _one(
+                connection,
+                exp.select(
+                    exp.func("count", exp.Star()),
+                    exp.Count(this=exp.Distinct(expressions=[exp.column(k) for k in view.join_keys])),
+                ).from_(view_table(view)),
+            )
             ttl = f"{view.ttl_seconds:,} s" if view.ttl_seconds else "none"
             echo(f"== {view.name}: {rows:,} rows with validity intervals for {entities:,} entities (ttl: {ttl})")
 
         activity = registry.feature_view("user_activity")
-        busiest = _one(connection, exp.select("user_id").from_(view_table(activity)).group_by("user_id")
-                       .order_by(exp.Ordered(this=exp.func("count", exp.Star()), desc=True), "user_id").limit(1))
+        busiest = _one(
+            connection,
+            exp.select("user_id")
+            .from_(view_table(activity))
+            .group_by("user_id")
+            .order_by(exp.Ordered(this=exp.func("count", exp.Star()), desc=True), "user_id")
+            .limit(1),
+        )
         if busiest is None:
             echo("The example tables are empty: run `featurelayer example-data` and `featurelayer build`.")
             return
         user_id = busiest[0]
         of_user = exp.column("user_id").eq(exp.Placeholder())
         history = connection.sql(
-            exp.select("*").from_(view_table(activity)).where(of_user).order_by("valid_from").limit(5)
-            .sql("duckdb"), params=[user_id],
+            exp.select("*").from_(view_table(activity)).where(of_user).order_by("valid_from").limit(5).sql("duckdb"),
+            params=[user_id],
         ).to_arrow_table()
         echo(f"\nThe first rows of user_activity for user {user_id}; each row is valid in [valid_from, valid_to):")
         echo(_table(history))
 
-        first, last = _one(connection, exp.select(exp.func("min", exp.column("valid_from")),
-                                                  exp.func("max", exp.column("valid_from")))
-                           .from_(view_table(activity)).where(of_user), [user_id])
+        first, last = _one(
+            connection,
+            exp.select(exp.func("min", exp.column("valid_from")), exp.func("max", exp.column("valid_from")))
+            .from_(view_table(activity))
+            .where(of_user),
+            [user_id],
+        )
         instants = [first - dt.timedelta(hours=1), first + (last - first) / 2, last + dt.timedelta(days=45)]
         echo(f"\nPoint-in-time lookups for user {user_id}: the row valid at each instant, or none.")
         for at in instants:
@@ -65,13 +78,19 @@ def run_demo(project: Project, echo: Callable[[str], None]) -> None:
     finally:
         connection.close()
 
-    entity_df = pa.table({
-        "user_id": pa.array([user_id, user_id, user_id, 1, 999_999_999], pa.int64()),
-        "event_timestamp": pa.array(instants + [instants[1], instants[1]], pa.timestamp("us")),
-        "label": pa.array([0, 1, 0, 1, 0], pa.int8()),
-    })
-    features = ["user_activity:daily_transactions", "user_activity:avg_transaction_value_7d",
-                "user_profile:plan", "user_profile:country"]
+    entity_df = pa.table(
+        {
+            "user_id": pa.array([user_id, user_id, user_id, 1, 999_999_999], pa.int64()),
+            "event_timestamp": pa.array([*instants, instants[1], instants[1]], pa.timestamp("us")),
+            "label": pa.array([0, 1, 0, 1, 0], pa.int8()),
+        }
+    )
+    features = [
+        "user_activity:daily_transactions",
+        "user_activity:avg_transaction_value_7d",
+        "user_profile:plan",
+        "user_profile:country",
+    ]
     with FeatureStore(project.root, project.profiles_dir, project.target) as store:
         training = store.get_historical_features(entity_df, features).to_arrow()
     echo("\nTraining data: store.get_historical_features(entity_df, " + repr(features) + ")")
@@ -85,9 +104,7 @@ def _lookup_line(connection: duckdb.DuckDBPyConnection, view: FeatureView, user_
     return f"{view.name}:\n{_table(found)}"
 
 
-def _one(
-    connection: duckdb.DuckDBPyConnection, query: exp.Select, params: list[object] | None = None
-) -> tuple:  # type: ignore[type-arg]
+def _one(connection: duckdb.DuckDBPyConnection, query: exp.Select, params: list[object] | None = None) -> tuple:  # type: ignore[type-arg]
     rows = connection.sql(query.sql("duckdb"), params=params).fetchall()
     return rows[0] if rows else None  # type: ignore[return-value]
 

@@ -56,8 +56,7 @@ def to_arrow(entity_df: pd.DataFrame | pa.Table) -> pa.Table:
     if pd is not None and isinstance(entity_df, pd.DataFrame):
         return pa.Table.from_pandas(entity_df, preserve_index=False)
     raise ValidationError(
-        "entity_df must be a pandas DataFrame, a pyarrow Table or a SQL query string; "
-        f"got {type(entity_df).__name__}."
+        f"entity_df must be a pandas DataFrame, a pyarrow Table or a SQL query string; got {type(entity_df).__name__}."
     )
 
 
@@ -100,8 +99,7 @@ def entity_rows_from_arrow(table: pa.Table, join_keys: Sequence[str]) -> EntityR
     missing = [k for k in join_keys if k not in names]
     if missing:
         raise ValidationError(
-            f"entity_df is missing join key column(s) {missing} needed by the requested features. "
-            f"Its columns: {names}."
+            f"entity_df is missing join key column(s) {missing} needed by the requested features. Its columns: {names}."
         )
     ts_name = pick_timestamp_column(((f.name, f.type) for f in table.schema), _is_arrow_timestamp)
     column = table.column(ts_name)

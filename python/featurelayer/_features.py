@@ -62,9 +62,7 @@ def resolve_features(
     refs: list[FeatureRef] = []
     for reference in features:
         if not isinstance(reference, str) or reference.count(":") != 1:
-            raise ValidationError(
-                f"Feature reference {reference!r} is not of the form 'view:feature' (or 'view:*')."
-            )
+            raise ValidationError(f"Feature reference {reference!r} is not of the form 'view:feature' (or 'view:*').")
         view_name, feature_name = reference.split(":")
         view = registry.feature_view(view_name)
         chosen = view.features if feature_name == "*" else (view.feature(feature_name),)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlglot import exp
 
 from ._errors import ValidationError
+from ._pit_query import view_table
 
 if TYPE_CHECKING:
     import duckdb
@@ -21,18 +22,13 @@ if TYPE_CHECKING:
 
     from ._registry import FeatureView
 
-__all__ = ["as_of_query", "lookup_as_of", "view_table"]
-
-
-def view_table(view: FeatureView) -> exp.Table:
-    """The view's warehouse table as a quoted sqlglot table reference."""
-    return exp.table_(view.identifier, db=view.schema, catalog=view.database, quoted=True)
+__all__ = ["as_of_query", "lookup_as_of"]
 
 
 def as_of_query(view: FeatureView, key_names: Sequence[str]) -> exp.Select:
     """SELECT the view's row valid at ``?`` (t, bound twice) for entity keys bound as ``?`` after it."""
     columns = [*view.join_keys, *(f.name for f in view.features), "valid_from", "valid_to"]
-    condition: exp.Expression = exp.and_(
+    condition: exp.Expr = exp.and_(
         exp.column("valid_from", quoted=True) <= exp.Placeholder(),
         exp.column("valid_to", quoted=True) > exp.Placeholder(),
     )

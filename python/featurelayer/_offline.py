@@ -58,16 +58,16 @@ class DuckDBOfflineStore:
             raise ValidationError(f"entity_df query failed in DuckDB: {exc}") from exc
         return [(name, str(kind)) for name, kind in zip(relation.columns, relation.types, strict=True)]
 
-    def parse(self, sql: str) -> exp.Expression:
+    def parse(self, sql: str) -> exp.Expr:
         try:
             return sqlglot.parse_one(sql, dialect=self.dialect)
         except sqlglot.errors.ParseError as exc:
             raise ValidationError(f"entity_df query does not parse as DuckDB SQL: {exc}") from exc
 
-    def to_arrow(self, query: exp.Expression, params: Sequence[Any] = ()) -> pa.Table:
+    def to_arrow(self, query: exp.Expr, params: Sequence[Any] = ()) -> pa.Table:
         return self._connection.sql(query.sql(self.dialect), params=list(params) or None).to_arrow_table()
 
-    def create_table(self, name: str, query: exp.Expression, params: Sequence[Any] = ()) -> str:
+    def create_table(self, name: str, query: exp.Expr, params: Sequence[Any] = ()) -> str:
         """Writes the query's result into table ``name`` (replacing it); returns the quoted name."""
         table = exp.to_table(name, dialect=self.dialect)
         for part in table.parts:

@@ -38,14 +38,14 @@ __all__ = ["point_in_time_query", "view_table"]
 ENTITY_ALIAS = "fl_entity"
 
 
-def view_table(view: FeatureView, alias: str | None = None) -> exp.Table:
+def view_table(view: FeatureView, alias: str | None = None) -> exp.Expr:
     """The view's warehouse table as a quoted sqlglot table reference."""
     table = exp.table_(view.identifier, db=view.schema, catalog=view.database, quoted=True)
     return table.as_(alias, quoted=True) if alias else table
 
 
 def point_in_time_query(
-    entity: exp.Expression,
+    entity: exp.Expr,
     refs: Sequence[FeatureRef],
     *,
     passthrough: Sequence[str] = (),
@@ -86,14 +86,14 @@ def point_in_time_query(
     return select.select(*outputs).order_by(row_id)
 
 
-def _key_condition(view: FeatureView, alias: str, entity_alias: str = ENTITY_ALIAS) -> list[exp.Expression]:
+def _key_condition(view: FeatureView, alias: str, entity_alias: str = ENTITY_ALIAS) -> list[exp.Expr]:
     return [
         exp.column(key, table=alias, quoted=True).eq(exp.column(key, table=entity_alias, quoted=True))
         for key in view.join_keys
     ]
 
 
-def _interval_condition(view: FeatureView, alias: str) -> exp.Expression:
+def _interval_condition(view: FeatureView, alias: str) -> exp.Expr:
     """Keys equal and ``valid_from <= t < valid_to``: the whole point-in-time rule."""
     lookup = exp.column(TIMESTAMP, table=ENTITY_ALIAS, quoted=True)
     return exp.and_(
@@ -103,9 +103,7 @@ def _interval_condition(view: FeatureView, alias: str) -> exp.Expression:
     )
 
 
-def _known_at_time_join(
-    entity: exp.Expression, view: FeatureView, alias: str
-) -> tuple[exp.Expression, exp.Expression]:
+def _known_at_time_join(entity: exp.Expr, view: FeatureView, alias: str) -> tuple[exp.Expr, exp.Expr]:
     """The latest row that existed (``created <= t``) at each entity row's time.
 
     The validity intervals were computed from every row, including rows
@@ -121,16 +119,20 @@ def _known_at_time_join(
     known = exp.or_(exp.Is(this=created.copy(), expression=exp.Null()), created.copy() <= lookup)
     conditions = [*_key_condition(view, inner_view, inner_entity), event <= lookup, exp.paren(known)]
     if view.ttl_seconds is not None:
-        earliest = exp.Sub(this=lookup, expression=exp.Interval(
-            this=exp.Literal.string(str(view.ttl_seconds)), unit=exp.var("SECOND")))
+        earliest = exp.Sub(
+            this=lookup,
+            expression=exp.Interval(this=exp.Literal.string(str(view.ttl_seconds)), unit=exp.var("SECOND")),
+        )
         conditions.append(event >= earliest)
     rank = exp.Window(
         this=exp.RowNumber(),
         partition_by=[exp.column(ROW_ID, table=inner_entity, quoted=True)],
-        order=exp.Order(expressions=[
-            exp.Ordered(this=event.copy(), desc=True),
-            exp.Ordered(this=created.copy(), desc=True, nulls_first=False),  # a missing created timestamp loses
-        ]),
+        order=exp.Order(
+            expressions=[
+                exp.Ordered(this=event.copy(), desc=True),
+                exp.Ordered(this=created.copy(), desc=True, nulls_first=False),  # a missing created timestamp loses
+            ]
+        ),
     )
     ranked = (
         exp.select(

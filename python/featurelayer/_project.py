@@ -112,6 +112,7 @@ def _find_profiles_dir(root: Path, dbt_dir: Path, explicit: str | os.PathLike[st
         if (option / "profiles.yml").is_file():
             return option
     raise ProjectError(
-        "No profiles.yml found in " + ", ".join(str(o) for o in options)
+        "No profiles.yml found in "
+        + ", ".join(str(o) for o in options)
         + ". Pass profiles_dir= (CLI: --profiles-dir) or set DBT_PROFILES_DIR."
     )

@@ -105,8 +105,12 @@ class FeatureView:
             "description": self.description,
             "tags": list(self.tags),
             "features": [
-                {"name": f.name, "data_type": f.data_type, "arrow_type": str(f.arrow_type),
-                 "description": f.description}
+                {
+                    "name": f.name,
+                    "data_type": f.data_type,
+                    "arrow_type": str(f.arrow_type),
+                    "description": f.description,
+                }
                 for f in self.features
             ],
         }
@@ -192,7 +196,9 @@ def _suggest(name: str, options: Iterable[str]) -> str:
 def _check_fresh(project: Project, manifest: Path) -> None:
     written = manifest.stat().st_mtime
     yml = project.dbt_project_yml
-    folders = [(project.dbt_dir / p).resolve() for p in yml.get("model-paths", ["models"]) + yml.get("macro-paths", ["macros"])]
+    folders = [
+        (project.dbt_dir / p).resolve() for p in yml.get("model-paths", ["models"]) + yml.get("macro-paths", ["macros"])
+    ]
     sources = [project.dbt_dir / "dbt_project.yml"]
     for folder in folders:
         if folder.is_dir():
@@ -234,9 +240,7 @@ def _view_meta(node: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return value if value is not None else None
 
 
-def _feature_view(
-    node: Mapping[str, Any], meta: Any, entities: Mapping[str, Entity], dialect: str
-) -> FeatureView:
+def _feature_view(node: Mapping[str, Any], meta: Any, entities: Mapping[str, Entity], dialect: str) -> FeatureView:
     name = node["name"]
     where = f"Model '{name}' ({node.get('original_file_path', '?')})"
     if not isinstance(meta, Mapping):
@@ -289,7 +293,11 @@ def _feature_view(
                 "(`data_type: <type>`): feature types come from these declarations."
             )
         column_types[column["name"]] = str(declared)
-    for role, col in [*(("join key", k) for k in join_keys), ("timestamp", timestamp), ("created_timestamp", created)]:
+    for role, col in [
+        *(("join key", k) for k in join_keys),
+        ("timestamp", timestamp),
+        ("created_timestamp", created),
+    ]:
         if col is None:
             continue
         if col not in columns:
@@ -309,12 +317,14 @@ def _feature_view(
         if column["name"] in reserved:
             continue
         try:
-            features.append(Feature(
-                name=column["name"],
-                data_type=column_types[column["name"]],
-                arrow_type=arrow_type(column_types[column["name"]], dialect),
-                description=str(column.get("description") or ""),
-            ))
+            features.append(
+                Feature(
+                    name=column["name"],
+                    data_type=column_types[column["name"]],
+                    arrow_type=arrow_type(column_types[column["name"]], dialect),
+                    description=str(column.get("description") or ""),
+                )
+            )
         except ValidationError as exc:
             raise DefinitionError(f"{where}: column '{column['name']}': {exc}") from None
     if not features:

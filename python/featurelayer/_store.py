@@ -137,19 +137,26 @@ class FeatureStore:
         views = list({ref.view.name: ref.view for ref in refs}.values())
         valid_keys: exp.Query | None = None
         for view in views:
-            select = exp.select(*(exp.column(k, quoted=True) for k in keys)).from_(view_table(view)).where(
-                exp.and_(exp.column("valid_from", quoted=True) <= exp.Placeholder(),
-                         exp.Placeholder() < exp.column("valid_to", quoted=True)))
+            select = (
+                exp.select(*(exp.column(k, quoted=True) for k in keys))
+                .from_(view_table(view))
+                .where(
+                    exp.and_(
+                        exp.column("valid_from", quoted=True) <= exp.Placeholder(),
+                        exp.Placeholder() < exp.column("valid_to", quoted=True),
+                    )
+                )
+            )
             valid_keys = select if valid_keys is None else exp.union(valid_keys, select, distinct=True)
         assert valid_keys is not None
-        ordered = exp.Window(this=exp.RowNumber(), order=exp.Order(
-            expressions=[exp.column(k, quoted=True) for k in keys]))
-        entity = (
-            exp.select(exp.Sub(this=ordered, expression=exp.Literal.number(1)).as_(ROW_ID, quoted=True),
-                       *(exp.column(k, quoted=True) for k in keys),
-                       exp.cast(exp.Placeholder(), "TIMESTAMP").as_(TIMESTAMP, quoted=True))
-            .from_(valid_keys.subquery("fl_valid_keys"))
+        ordered = exp.Window(
+            this=exp.RowNumber(), order=exp.Order(expressions=[exp.column(k, quoted=True) for k in keys])
         )
+        entity = exp.select(
+            exp.Sub(this=ordered, expression=exp.Literal.number(1)).as_(ROW_ID, quoted=True),
+            *(exp.column(k, quoted=True) for k in keys),
+            exp.cast(exp.Placeholder(), "TIMESTAMP").as_(TIMESTAMP, quoted=True),
+        ).from_(valid_keys.subquery("fl_valid_keys"))
         params = [instant] + [instant, instant] * len(views)
         _check_collisions(keys, refs)
         return RetrievalJob(self, refs, None, (entity.subquery(), keys, params), False)
@@ -163,7 +170,7 @@ class RetrievalJob:
         store: FeatureStore,
         refs: list[FeatureRef],
         rows: EntityRows | None,
-        sql_entity: tuple[exp.Expression, list[str], list[Any]] | None,
+        sql_entity: tuple[exp.Expr, list[str], list[Any]] | None,
         as_known_at_time: bool,
     ) -> None:
         self._store = store
@@ -204,14 +211,15 @@ class RetrievalJob:
         """The point-in-time SQL this job runs (entity rows appear as a placeholder table)."""
         return self._query(exp.to_table("entity_rows", quoted=True), for_table=False).sql(dialect, pretty=pretty)
 
-    def _query(self, entity: exp.Expression, *, for_table: bool) -> exp.Select:
+    def _query(self, entity: exp.Expr, *, for_table: bool) -> exp.Select:
         if self._sql_entity is not None:
             passthrough = self._sql_entity[1]
         else:
             assert self._rows is not None
             passthrough = self._rows.original.column_names if for_table and self._rows.original is not None else []
-        query = point_in_time_query(entity, self._refs, passthrough=passthrough,
-                                    as_known_at_time=self._as_known_at_time)
+        query = point_in_time_query(
+            entity, self._refs, passthrough=passthrough, as_known_at_time=self._as_known_at_time
+        )
         if for_table:  # the caller's table has no internal row id
             query.set("expressions", query.expressions[1:])
         return query
@@ -254,7 +262,8 @@ class RetrievalJob:
             return offline.create_table(name, self._query(entity, for_table=True), params)
         assert self._rows is not None and self._rows.original is not None
         full = self._rows.original.append_column(ROW_ID, self._rows.keys.column(ROW_ID)).append_column(
-            TIMESTAMP, self._rows.keys.column(TIMESTAMP))
+            TIMESTAMP, self._rows.keys.column(TIMESTAMP)
+        )
         with offline.registered(full) as entity:
             return offline.create_table(name, self._query(entity, for_table=True))
 

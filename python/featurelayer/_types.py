@@ -7,6 +7,8 @@ dialect of the manifest's adapter before they are mapped.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pyarrow as pa
 import sqlglot
 from sqlglot import exp
@@ -27,7 +29,7 @@ _ADAPTER_DIALECTS = {
 }
 
 _T = exp.DataType.Type
-_SIMPLE: dict[exp.DataType.Type, pa.DataType] = {
+_SIMPLE: dict[Any, pa.DataType] = {
     _T.BOOLEAN: pa.bool_(),
     _T.TINYINT: pa.int8(),
     _T.SMALLINT: pa.int16(),
@@ -82,7 +84,7 @@ def arrow_type(declared: str, dialect: str) -> pa.DataType:
         return _SIMPLE[parsed.this]
     if parsed.this == _T.DECIMAL:
         params = [int(p.name) for p in parsed.expressions if p.name.isdigit()]
-        precision, scale = (params + [38, 0])[:2] if params else (38, 9)
+        precision, scale = ([*params, 38, 0])[:2] if params else (38, 9)
         return pa.decimal128(precision, scale)
     raise ValidationError(
         f"data_type {declared!r} has no Arrow mapping in featurelayer; use a boolean, integer, "

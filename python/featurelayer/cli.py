@@ -38,10 +38,18 @@ def _friendly_errors(command: F) -> F:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--project-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="The featurelayer project (default: the working directory or a folder above it).")
-@click.option("--profiles-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder with profiles.yml (default: $DBT_PROFILES_DIR, then the project root).")
+@click.option(
+    "--project-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The featurelayer project (default: the working directory or a folder above it).",
+)
+@click.option(
+    "--profiles-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder with profiles.yml (default: $DBT_PROFILES_DIR, then the project root).",
+)
 @click.option("--target", default=None, help="dbt target (default: the profile's default, e.g. duckdb).")
 @click.pass_context
 def main(ctx: click.Context, project_dir: Path | None, profiles_dir: Path | None, target: str | None) -> None:
@@ -160,11 +168,19 @@ def parse(ctx: click.Context) -> None:
 @main.command("example-data")
 @click.option("--users", default=1_000, show_default=True, help="Number of users.")
 @click.option("--days", default=90, show_default=True, help="Days of history.")
-@click.option("--end", "end", default=None,
-              help="Last day of history, YYYY-MM-DD or 'today' (default: a fixed day, so data is reproducible).")
+@click.option(
+    "--end",
+    "end",
+    default=None,
+    help="Last day of history, YYYY-MM-DD or 'today' (default: a fixed day, so data is reproducible).",
+)
 @click.option("--seed", default=7, show_default=True, help="Random seed.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Output folder (default: <project>/data/raw, where the example's sources read).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output folder (default: <project>/data/raw, where the example's sources read).",
+)
 @click.pass_context
 @_friendly_errors
 def example_data(ctx: click.Context, users: int, days: int, end: str | None, seed: int, out: Path | None) -> None:
