@@ -16,8 +16,14 @@ The ttl is already folded into ``valid_to`` by the ``valid_intervals`` macro,
 so the join needs nothing else. The same expression is transpiled to each
 warehouse's dialect; tests/fixtures/pit_query holds the golden SQL.
 
-Plan choice on DuckDB: a hash join on the keys with the range as a residual
-filter. See BENCHMARKS.md for the measurement against an ASOF join.
+Plan choice on DuckDB, by measurement (benchmarks/retrieval.py, 1M entity
+rows over 10.2M feature rows in two views, 2 cores; BENCHMARKS.md): this range
+join runs as a hash join on the keys with the interval as a residual filter,
+0.65 s and 830 MB hand-written; an ASOF join on the same validity tables
+(plus the valid_to test on every feature) takes 1.35 s and 1.4 GB, and an ASOF
+join on the raw rows 2.9 s and 1.6 GB. ASOF joins also fall back to a nested
+loop below DuckDB's ``asof_loop_join_threshold`` when the left side is small
+or badly estimated. So: a plain range join, for every warehouse.
 """
 
 from __future__ import annotations
