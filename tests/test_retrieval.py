@@ -9,7 +9,9 @@ raw history that knows nothing of validity intervals.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 import pytest
+import sqlglot
 from hypothesis import Phase, example, given, settings
 from hypothesis import strategies as st
 
@@ -87,36 +90,90 @@ def project_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def build(project_dir: Path, rows_a: list[Row], rows_b: list[Row], ttl: int | None) -> None:
-    """Writes the raw tables and runs `dbt build` (models and interval tests)."""
-    path = project_dir / "warehouse" / "retrieval.duckdb"
-    with duckdb.connect(str(path)) as connection:
-        connection.register(
-            "a",
-            pa.table(
-                {
-                    "k1": pa.array([r.key[0] for r in rows_a], pa.int64()),
-                    "ts": pa.array([r.ts for r in rows_a], pa.timestamp("us")),
-                    "created": pa.array([r.created for r in rows_a], pa.timestamp("us")),
-                    "a_value": pa.array([r.payload for r in rows_a], pa.int64()),
-                    "a_score": pa.array([r.payload / 4 for r in rows_a], pa.float64()),
-                }
-            ),
-        )
-        connection.register(
-            "b",
-            pa.table(
-                {
-                    "k1": pa.array([r.key[0] for r in rows_b], pa.int64()),
-                    "k2": pa.array([r.key[1] for r in rows_b], pa.string()),
-                    "ts": pa.array([r.ts for r in rows_b], pa.timestamp("us")),
-                    "b_value": pa.array([r.payload for r in rows_b], pa.int64()),
-                }
-            ),
-        )
-        connection.execute("create or replace table raw_a as select * from a")
-        connection.execute("create or replace table raw_b as select * from b")
-    run_dbt(find_project(project_dir), ["build", "--vars", f"{{ttl_a: '{ttl or ''}'}}"])
+def _raw_tables(rows_a: list[Row], rows_b: list[Row]) -> dict[str, pa.Table]:
+    return {
+        "raw_a": pa.table(
+            {
+                "k1": pa.array([r.key[0] for r in rows_a], pa.int64()),
+                "ts": pa.array([r.ts for r in rows_a], pa.timestamp("us")),
+                "created": pa.array([r.created for r in rows_a], pa.timestamp("us")),
+                "a_value": pa.array([r.payload for r in rows_a], pa.int64()),
+                "a_score": pa.array([r.payload / 4 for r in rows_a], pa.float64()),
+            }
+        ),
+        "raw_b": pa.table(
+            {
+                "k1": pa.array([r.key[0] for r in rows_b], pa.int64()),
+                "k2": pa.array([r.key[1] for r in rows_b], pa.string()),
+                "ts": pa.array([r.ts for r in rows_b], pa.timestamp("us")),
+                "b_value": pa.array([r.payload for r in rows_b], pa.int64()),
+            }
+        ),
+    }
+
+
+_PG_TYPES = {
+    pa.int64(): "bigint",
+    pa.float64(): "double precision",
+    pa.string(): "text",
+    pa.timestamp("us"): "timestamp",
+}
+
+
+def build(project_dir: Path, rows_a: list[Row], rows_b: list[Row], ttl: int | None, target: str = "duckdb") -> None:
+    """Writes the raw tables into the target's warehouse and runs `dbt build` (models and interval tests)."""
+    tables = _raw_tables(rows_a, rows_b)
+    if target == "duckdb":
+        with duckdb.connect(str(project_dir / "warehouse" / "retrieval.duckdb")) as connection:
+            for name, table in tables.items():
+                connection.register(f"{name}_input", table)
+                connection.execute(f"create or replace table {name} as select * from {name}_input")
+    else:
+        _write_postgres(tables, os.environ["FEATURELAYER_TEST_PG_SCHEMA"])
+    run_dbt(find_project(project_dir, target=target), ["build", "--vars", f"{{ttl_a: '{ttl or ''}'}}"])
+
+
+def _write_postgres(tables: dict[str, pa.Table], schema: str) -> None:
+    import psycopg2
+    from psycopg2 import sql
+
+    from .conftest import PG_DSN
+
+    with psycopg2.connect(**PG_DSN) as connection, connection.cursor() as cursor:
+        cursor.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
+        for name, table in tables.items():
+            target = sql.Identifier(schema, name)
+            columns = sql.SQL(", ").join(
+                sql.SQL("{} {}").format(sql.Identifier(f.name), sql.SQL(_PG_TYPES[f.type])) for f in table.schema
+            )
+            cursor.execute(sql.SQL("drop table if exists {} cascade").format(target))
+            cursor.execute(sql.SQL("create table {} ({})").format(target, columns))
+            rows = [tuple(row.values()) for row in table.to_pylist()]
+            if rows:
+                placeholders = sql.SQL(", ").join(sql.Placeholder() * len(table.schema))
+                cursor.executemany(sql.SQL("insert into {} values ({})").format(target, placeholders), rows)
+
+
+@pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def warehouse(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Each warehouse the retrieval runs on; PostgreSQL in a schema of its own, dropped afterwards."""
+    if request.param == "duckdb":
+        yield "duckdb"
+        return
+    request.getfixturevalue("postgres")
+    schema = f"fl_retrieval_{uuid.uuid4().hex[:8]}"
+    os.environ["FEATURELAYER_TEST_PG_SCHEMA"] = schema
+    try:
+        yield "postgres"
+    finally:
+        os.environ.pop("FEATURELAYER_TEST_PG_SCHEMA", None)
+        import psycopg2
+        from psycopg2 import sql
+
+        from .conftest import PG_DSN
+
+        with psycopg2.connect(**PG_DSN) as connection, connection.cursor() as cursor:
+            cursor.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
 
 
 @pytest.fixture
@@ -193,12 +250,13 @@ _EDGE_REQUESTS = [(1, "x", m) for m in (-1, 0, 1, 2, 4, 5, 6, 10, 11, 12, 6)] + 
 @example(history=_EDGES, requests=_EDGE_REQUESTS, ttl=300)
 def test_matches_the_brute_force_reference(
     project_dir: Path,
+    warehouse: str,
     history: tuple[list[Row], list[Row]],
     requests: list[tuple[int, str, int]],
     ttl: int | None,
 ) -> None:
     rows_a, rows_b = history
-    build(project_dir, rows_a, rows_b, ttl)
+    build(project_dir, rows_a, rows_b, ttl, warehouse)
     entity_df = pd.DataFrame(
         {
             "k1": [k1 for k1, _, _ in requests],
@@ -207,7 +265,7 @@ def test_matches_the_brute_force_reference(
             "label": range(len(requests)),
         }
     )
-    with FeatureStore(project_dir) as store:
+    with FeatureStore(project_dir, target=warehouse) as store:
         for known_at_time in (False, True):
             result = store.get_historical_features(entity_df, FEATURES, as_known_at_time=known_at_time).to_arrow()
             assert result.column("label").to_pylist() == list(range(len(requests)))  # every row, in order
@@ -322,30 +380,37 @@ def test_errors_teach(store: FeatureStore, entity: Any, features: Any, message: 
         store.get_historical_features(entity, features).to_arrow()
 
 
-def test_sql_entity_df_and_to_table(store: FeatureStore) -> None:
-    query = "select 1::bigint as k1, 'x' as k2, timestamp '2025-01-01 00:07:00' as ts, 'a' as label"
-    result = store.get_historical_features(query, FEATURES).to_arrow()
-    assert result.column_names == ["k1", "k2", "ts", "label", "a_value", "a_score", "b_value"]
-    assert result.to_pylist()[0] | {} == {
-        "k1": 1,
-        "k2": "x",
-        "ts": _minutes(7),
-        "label": "a",
-        "a_value": 11,
-        "a_score": 2.75,
-        "b_value": 20,
-    }
-    name = store.get_historical_features(query, FEATURES).to_table("training_from_sql")
-    entity = pd.DataFrame({"k1": [1, 1], "event_timestamp": [_minutes(1), _minutes(9)], "y": [0, 1]})
-    other = store.get_historical_features(entity, ["view_a:a_value"]).to_table("training_from_pandas")
-    connection = store.offline_store._connection
-    assert connection.sql(f"select * from {name}").fetchall() == [(1, "x", _minutes(7), "a", 11, 2.75, 20)]
-    assert connection.sql(f"select y, a_value from {other} order by y").fetchall() == [(0, 10), (1, 11)]
+def test_sql_entity_df_and_to_table(project_dir: Path, warehouse: str) -> None:
+    target = warehouse
+    build(
+        project_dir,
+        [Row((1,), BASE, None, 10), Row((1,), _minutes(5), None, 11)],
+        [Row((1, "x"), BASE, None, 20)],
+        ttl=None,
+        target=target,
+    )
+    query = "select cast(1 as bigint) as k1, 'x' as k2, timestamp '2025-01-01 00:07:00' as ts, 'a' as label"
+    with FeatureStore(project_dir, target=target) as store:
+        result = store.get_historical_features(query, FEATURES).to_arrow()
+        assert result.column_names == ["k1", "k2", "ts", "label", "a_value", "a_score", "b_value"]
+        expected = {"k1": 1, "k2": "x", "ts": _minutes(7), "label": "a", "a_value": 11, "a_score": 2.75, "b_value": 20}
+        assert result.to_pylist() == [expected]
+        assert result.schema.field("a_value").type == pa.int64()
+
+        name = store.get_historical_features(query, FEATURES).to_table("training_from_sql")
+        entity = pd.DataFrame({"k1": [1, 1], "event_timestamp": [_minutes(1), _minutes(9)], "y": [0, 1]})
+        other = store.get_historical_features(entity, ["view_a:a_value"]).to_table("training_from_pandas")
+        read = store.offline_store.to_arrow
+        assert read(sqlglot.parse_one(f"select * from {name}")).to_pylist() == [expected]
+        assert read(sqlglot.parse_one(f"select y, a_value from {other} order by y")).to_pylist() == [
+            {"y": 0, "a_value": 10},
+            {"y": 1, "a_value": 11},
+        ]
+        as_of = store.get_features_as_of(["view_a:a_value"], _minutes(3)).to_arrow()
+        assert as_of.to_pylist() == [{"k1": 1, "a_value": 10}]
 
 
-def test_features_as_of_one_instant(store: FeatureStore) -> None:
-    result = store.get_features_as_of(["view_a:a_value"], _minutes(3)).to_arrow()
-    assert result.to_pylist() == [{"k1": 1, "a_value": 10}]
+def test_features_as_of_needs_one_entity(store: FeatureStore) -> None:
     with pytest.raises(ValidationError, match="same join keys"):
         store.get_features_as_of(FEATURES, _minutes(3))
 

@@ -1,8 +1,10 @@
 """The offline store: runs point-in-time queries in the project's warehouse.
 
 DuckDB, the embedded default, is opened directly: in-memory entity rows are
-registered as Arrow views (zero copy) and results come back as Arrow. Other
-warehouses plug in behind the same three methods.
+registered as Arrow views (zero copy) and results come back as Arrow.
+PostgreSQL is reached with the connection settings of the dbt profile: entity
+rows travel by COPY into a temporary table. Both offer the same methods, and
+the query is the same sqlglot expression, transpiled.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
 
     from ._project import Project
 
-__all__ = ["DuckDBOfflineStore", "offline_store_for"]
+__all__ = ["DuckDBOfflineStore", "OfflineStore", "PostgresOfflineStore", "offline_store_for"]
 
 
 class DuckDBOfflineStore:
@@ -77,7 +79,131 @@ class DuckDBOfflineStore:
         return table.sql(self.dialect)
 
 
-def offline_store_for(project: Project) -> DuckDBOfflineStore:
+class PostgresOfflineStore:
+    """Point-in-time queries on PostgreSQL, with the dbt profile's connection settings."""
+
+    dialect = "postgres"
+
+    _TYPES = {
+        "int8": "smallint",
+        "int16": "smallint",
+        "int32": "integer",
+        "int64": "bigint",
+        "float": "real",
+        "double": "double precision",
+        "bool": "boolean",
+        "string": "text",
+        "large_string": "text",
+        "date32[day]": "date",
+    }
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        import psycopg2
+
+        self._connection = psycopg2.connect(
+            host=settings.get("host"),
+            port=int(settings.get("port", 5432)),
+            user=settings.get("user"),
+            password=settings.get("password") or None,
+            dbname=settings.get("dbname") or settings.get("database"),
+            options="-c TimeZone=UTC",
+        )
+        self._connection.autocommit = True
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def _column_type(self, kind: pa.DataType) -> str:
+        import pyarrow as pa
+
+        if pa.types.is_timestamp(kind):
+            return "timestamp with time zone" if kind.tz else "timestamp"
+        if str(kind) not in self._TYPES:
+            raise ValidationError(f"entity_df columns of type {kind} cannot be sent to PostgreSQL.")
+        return self._TYPES[str(kind)]
+
+    @contextmanager
+    def registered(self, table: pa.Table) -> Iterator[exp.Table]:
+        """Copies an Arrow table into a temporary table for the block."""
+        import io
+
+        import pyarrow.csv as pa_csv
+        from psycopg2 import sql
+
+        name = f"fl_entity_rows_{uuid.uuid4().hex}"
+        columns = sql.SQL(", ").join(
+            sql.SQL("{} {}").format(sql.Identifier(f.name), sql.SQL(self._column_type(f.type))) for f in table.schema
+        )
+        buffer = io.BytesIO()
+        pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False))
+        buffer.seek(0)
+        with self._connection.cursor() as cursor:
+            cursor.execute(sql.SQL("create temporary table {} ({})").format(sql.Identifier(name), columns))
+            cursor.copy_expert(sql.SQL("copy {} from stdin with (format csv)").format(sql.Identifier(name)), buffer)
+        try:
+            yield exp.to_table(name, quoted=True)
+        finally:
+            with self._connection.cursor() as cursor:
+                cursor.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(name)))
+
+    def query_schema(self, query: str) -> list[tuple[str, str]]:
+        """(column, type) pairs of a caller's SQL query, without fetching rows."""
+        import psycopg2
+
+        wrapped = (
+            exp.select("*")
+            .from_(exp.Subquery(this=self.parse(query), alias=exp.TableAlias(this=exp.to_identifier("fl_q"))))
+            .limit(0)
+        )
+        try:
+            with self._connection.cursor() as cursor:
+                cursor.execute(wrapped.sql(self.dialect))
+                description = cursor.description
+        except psycopg2.Error as exc:
+            raise ValidationError(f"entity_df query failed in PostgreSQL: {exc}") from exc
+        names = {1114: "TIMESTAMP", 1184: "TIMESTAMP WITH TIME ZONE", 1082: "DATE"}
+        return [(column.name, names.get(column.type_code, str(column.type_code))) for column in description]
+
+    def parse(self, query: str) -> exp.Expr:
+        try:
+            return sqlglot.parse_one(query, dialect=self.dialect)
+        except sqlglot.errors.ParseError as exc:
+            raise ValidationError(f"entity_df query does not parse as PostgreSQL SQL: {exc}") from exc
+
+    def to_arrow(self, query: exp.Expr, params: Sequence[Any] = ()) -> pa.Table:
+        import pyarrow as pa
+
+        with self._connection.cursor() as cursor:
+            cursor.execute(query.sql(self.dialect), list(params) or None)
+            names = [column.name for column in cursor.description]
+            rows = cursor.fetchall()
+        return pa.table({name: pa.array([row[i] for row in rows]) for i, name in enumerate(names)})
+
+    def create_table(self, name: str, query: exp.Expr, params: Sequence[Any] = ()) -> str:
+        """Writes the query's result into table ``name`` (replacing it); returns the quoted name."""
+        table = exp.to_table(name, dialect=self.dialect)
+        for part in table.parts:
+            part.set("quoted", True)
+        drop = exp.Drop(tables=[table.copy()], kind="TABLE", exists=True)
+        create = exp.Create(this=table, kind="TABLE", expression=query)
+        self._connection.autocommit = False
+        try:
+            with self._connection.cursor() as cursor:
+                cursor.execute(drop.sql(self.dialect))
+                cursor.execute(create.sql(self.dialect), list(params) or None)
+            self._connection.commit()
+        except Exception:
+            self._connection.rollback()
+            raise
+        finally:
+            self._connection.autocommit = True
+        return table.sql(self.dialect)
+
+
+OfflineStore = DuckDBOfflineStore | PostgresOfflineStore
+
+
+def offline_store_for(project: Project) -> OfflineStore:
     """The offline store of the project's target.
 
     Raises:
@@ -86,8 +212,10 @@ def offline_store_for(project: Project) -> DuckDBOfflineStore:
     settings = load_target(project)
     if settings.get("type") == "duckdb":
         return DuckDBOfflineStore(project)
+    if settings.get("type") == "postgres":
+        return PostgresOfflineStore(settings)
     raise ProjectError(
         f"Training retrieval from target '{settings['target_name']}' ({settings.get('type')}) is not "
-        "supported yet; use the duckdb target, or build training sets in the warehouse with the dbt macro "
-        "feature_layer.point_in_time_join."
+        "supported yet (DuckDB and PostgreSQL are); build training sets in the warehouse with the dbt macro "
+        "feature_layer.point_in_time_join instead."
     )

@@ -17,7 +17,7 @@ from sqlglot import exp
 from ._entity_df import ROW_ID, TIMESTAMP, EntityRows, entity_rows_from_arrow, pick_timestamp_column, to_arrow
 from ._errors import ValidationError
 from ._features import FeatureRef, resolve_features
-from ._offline import DuckDBOfflineStore, offline_store_for
+from ._offline import OfflineStore, offline_store_for
 from ._pit_query import point_in_time_query, view_table
 from ._project import Project, find_project
 from ._registry import Registry
@@ -48,7 +48,7 @@ class FeatureStore:
     ) -> None:
         self.project: Project = find_project(project_dir, profiles_dir, target)
         self._registry: Registry | None = None
-        self._offline: DuckDBOfflineStore | None = None
+        self._offline: OfflineStore | None = None
 
     @property
     def registry(self) -> Registry:
@@ -74,7 +74,7 @@ class FeatureStore:
         self.close()
 
     @property
-    def offline_store(self) -> DuckDBOfflineStore:
+    def offline_store(self) -> OfflineStore:
         if self._offline is None:
             self._offline = offline_store_for(self.project)
         return self._offline
@@ -207,8 +207,15 @@ class RetrievalJob:
         """The output feature columns, in order."""
         return [ref.output_name for ref in self._refs]
 
-    def sql(self, dialect: str = "duckdb", pretty: bool = True) -> str:
-        """The point-in-time SQL this job runs (entity rows appear as a placeholder table)."""
+    def sql(self, dialect: str | None = None, pretty: bool = True) -> str:
+        """The point-in-time SQL this job runs (entity rows appear as a placeholder table).
+
+        Args:
+            dialect: a sqlglot dialect; default the project's warehouse.
+        """
+        from ._types import sqlglot_dialect
+
+        dialect = dialect or sqlglot_dialect(self._store.registry.adapter_type)
         return self._query(exp.to_table("entity_rows", quoted=True), for_table=False).sql(dialect, pretty=pretty)
 
     def _query(self, entity: exp.Expr, *, for_table: bool) -> exp.Select:
