@@ -7,6 +7,7 @@
     │   └── ManifestError       manifest.json is missing, stale or unreadable
     ├── DefinitionError         a model's feature_layer meta is incomplete or wrong
     ├── DbtRunError             a dbt command failed
+    ├── OnlineStoreError        the online store (Redis, SQLite) is unreachable or failed
     └── ValidationError         a caller passed something unusable (bad ttl, ...)
 
 Every message says what was wrong and how to fix it.
@@ -19,6 +20,7 @@ __all__ = [
     "DefinitionError",
     "FeatureLayerError",
     "ManifestError",
+    "OnlineStoreError",
     "ProjectError",
     "ValidationError",
 ]
@@ -42,6 +44,10 @@ class DefinitionError(FeatureLayerError):
 
 class DbtRunError(FeatureLayerError):
     """A dbt command failed; the message carries dbt's own errors."""
+
+
+class OnlineStoreError(FeatureLayerError):
+    """The online store is unreachable or failed; nothing stored was corrupted."""
 
 
 class ValidationError(FeatureLayerError, ValueError):

@@ -69,6 +69,11 @@ class DuckDBOfflineStore:
     def to_arrow(self, query: exp.Expr, params: Sequence[Any] = ()) -> pa.Table:
         return self._connection.sql(query.sql(self.dialect), params=list(params) or None).to_arrow_table()
 
+    def stream(self, query: exp.Expr, params: Sequence[Any] = (), batch_rows: int = 10_000) -> Iterator[pa.RecordBatch]:
+        """The query's result in Arrow batches, so memory stays flat however large it is."""
+        reader = self._connection.sql(query.sql(self.dialect), params=list(params) or None).to_arrow_reader(batch_rows)
+        yield from reader
+
     def create_table(self, name: str, query: exp.Expr, params: Sequence[Any] = ()) -> str:
         """Writes the query's result into table ``name`` (replacing it); returns the quoted name."""
         table = exp.to_table(name, dialect=self.dialect)
@@ -178,6 +183,23 @@ class PostgresOfflineStore:
             names = [column.name for column in cursor.description]
             rows = cursor.fetchall()
         return pa.table({name: pa.array([row[i] for row in rows]) for i, name in enumerate(names)})
+
+    def stream(self, query: exp.Expr, params: Sequence[Any] = (), batch_rows: int = 10_000) -> Iterator[pa.RecordBatch]:
+        """The query's result in Arrow batches, through a server-side cursor."""
+        import pyarrow as pa
+
+        self._connection.autocommit = False
+        try:
+            with self._connection.cursor(name=f"fl_stream_{uuid.uuid4().hex}") as cursor:
+                cursor.itersize = batch_rows
+                cursor.execute(query.sql(self.dialect), list(params) or None)
+                names: list[str] | None = None
+                while rows := cursor.fetchmany(batch_rows):
+                    names = names or [column.name for column in cursor.description]
+                    yield pa.RecordBatch.from_pydict({n: [row[i] for row in rows] for i, n in enumerate(names)})
+            self._connection.commit()
+        finally:
+            self._connection.autocommit = True
 
     def create_table(self, name: str, query: exp.Expr, params: Sequence[Any] = ()) -> str:
         """Writes the query's result into table ``name`` (replacing it); returns the quoted name."""

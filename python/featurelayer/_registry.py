@@ -14,6 +14,7 @@ import difflib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -76,9 +77,17 @@ class FeatureView:
     ttl_seconds: int | None
     features: tuple[Feature, ...]
     column_types: Mapping[str, str] = field(repr=False)
+    key_types: Mapping[str, pa.DataType] = field(default_factory=dict, repr=False)
     description: str = ""
     owner: str | None = None
     tags: tuple[str, ...] = ()
+
+    @cached_property
+    def schema_tag(self) -> str:
+        """A short hash of the features' names and types; online keys carry it."""
+        from ._online_codec import schema_tag
+
+        return schema_tag((f.name, str(f.arrow_type)) for f in self.features)
 
     def feature(self, name: str) -> Feature:
         """The feature called ``name``; the error suggests close names."""
@@ -311,6 +320,10 @@ def _feature_view(node: Mapping[str, Any], meta: Any, entities: Mapping[str, Ent
                 f"Cast it in the model's SQL (cast({col} as timestamp)) and declare `data_type: timestamp`."
             )
 
+    try:
+        key_types = {key: arrow_type(column_types[key], dialect) for key in join_keys}
+    except ValidationError as exc:
+        raise DefinitionError(f"{where}: join key: {exc}") from None
     reserved = {*join_keys, timestamp, created, *INTERVAL_COLUMNS}
     features = []
     for column in columns.values():
@@ -345,6 +358,7 @@ def _feature_view(node: Mapping[str, Any], meta: Any, entities: Mapping[str, Ent
         ttl_seconds=ttl_seconds,
         features=tuple(features),
         column_types=column_types,
+        key_types=key_types,
         description=str(meta.get("description") or node.get("description") or "").strip(),
         owner=meta.get("owner"),
         tags=tuple([tags] if isinstance(tags, str) else tags),

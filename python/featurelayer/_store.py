@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -18,9 +19,12 @@ from ._entity_df import ROW_ID, TIMESTAMP, EntityRows, entity_rows_from_arrow, p
 from ._errors import ValidationError
 from ._features import FeatureRef, resolve_features
 from ._offline import OfflineStore, offline_store_for
+from ._online import OnlineResponse, read_online
+from ._online_store import OnlineStore, open_online_store
 from ._pit_query import point_in_time_query, view_table
 from ._project import Project, find_project
 from ._registry import Registry
+from ._sync import SyncReport, sync_views
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,10 +49,18 @@ class FeatureStore:
         project_dir: str | os.PathLike[str] | None = ".",
         profiles_dir: str | os.PathLike[str] | None = None,
         target: str | None = None,
+        *,
+        online_url: str | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
         self.project: Project = find_project(project_dir, profiles_dir, target)
         self._registry: Registry | None = None
         self._offline: OfflineStore | None = None
+        self._online: OnlineStore | None = None
+        self._online_url = online_url
+        self._resolved: dict[tuple[Any, ...], list[FeatureRef]] = {}
+        #: "now" for syncs and online reads (naive UTC); replaceable for tests and replays.
+        self.clock: Callable[[], dt.datetime] = clock or _utc_now
 
     @property
     def registry(self) -> Registry:
@@ -66,6 +78,9 @@ class FeatureStore:
         if self._offline is not None:
             self._offline.close()
             self._offline = None
+        if self._online is not None:
+            self._online.close()
+            self._online = None
 
     def __enter__(self) -> FeatureStore:
         return self
@@ -78,6 +93,99 @@ class FeatureStore:
         if self._offline is None:
             self._offline = offline_store_for(self.project)
         return self._offline
+
+    @property
+    def online_url(self) -> str | None:
+        """The online store URL: the constructor's, else $FEATURELAYER_REDIS_URL, else the
+        project's ``vars: feature_layer: online_store:`` in dbt_project.yml; None means the
+        embedded SQLite store (``warehouse/online.sqlite``)."""
+        if self._online_url is not None:
+            return self._online_url
+        if os.environ.get("FEATURELAYER_REDIS_URL"):
+            return os.environ["FEATURELAYER_REDIS_URL"]
+        config = ((self.project.dbt_project_yml.get("vars") or {}).get("feature_layer") or {}).get("online_store")
+        if isinstance(config, dict):
+            config = config.get("url")
+        return str(config) if config else None
+
+    @property
+    def online_store(self) -> OnlineStore:
+        if self._online is None:
+            self._online = open_online_store(self.online_url, self.project.root / "warehouse" / "online.sqlite")
+        return self._online
+
+    def sync(
+        self,
+        views: Sequence[str] | None = None,
+        *,
+        full: bool = False,
+        batch_rows: int = 5_000,
+        progress: Callable[[str, int], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> SyncReport:
+        """Copies the rows valid now into the online store (see ``featurelayer sync``).
+
+        Args:
+            views: names of the feature views to sync (default: all).
+            full: rewrite every current row and remove entities no longer valid;
+                default is incremental from the per-view watermark.
+            batch_rows: rows per streamed read batch and pipelined write.
+            progress: called with (view, rows so far) after each batch.
+            stop: set it to stop cleanly after the current batch.
+        """
+        chosen = [self.registry.feature_view(v) for v in views] if views else list(self.registry.feature_views.values())
+        return sync_views(
+            self.registry.project_name,
+            chosen,
+            self.offline_store,
+            self.online_store,
+            now=self.clock(),
+            full=full,
+            batch_rows=batch_rows,
+            progress=progress,
+            stop=stop,
+        )
+
+    def get_online_features(
+        self,
+        features: Sequence[str] | str,
+        entity_rows: Any,
+        request_data: Mapping[str, Sequence[Any]] | None = None,
+        *,
+        full_feature_names: bool = False,
+    ) -> OnlineResponse:
+        """Features of a few entities, valid now, from the online store in one round trip.
+
+        Args:
+            features: as for ``get_historical_features``.
+            entity_rows: ``[{"user_id": 1}, ...]``, a dict of lists, or a DataFrame.
+            request_data: values the caller supplies at request time, one per entity row.
+            full_feature_names: name columns ``view__feature``.
+
+        Returns:
+            An ``OnlineResponse``: ``.to_dict()``, ``.to_arrow()``, ``.to_pandas()``, and
+            ``.statuses`` telling present, null, not found and expired apart.
+        """
+        refs = self._resolve_cached(features, full_feature_names)
+        return read_online(
+            self.registry.project_name,
+            self.online_store,
+            refs,
+            entity_rows,
+            now=self.clock(),
+            request_data=request_data,
+        )
+
+    def _resolve_cached(self, features: Sequence[str] | str, full_feature_names: bool) -> list[FeatureRef]:
+        """Resolution is pure given the registry: cache it for the online hot path."""
+        key = (features if isinstance(features, str) else tuple(features), full_feature_names, id(self.registry))
+        cached = self._resolved.get(key)
+        if cached is None:
+            cached = resolve_features(self.registry, features, full_feature_names=full_feature_names)
+            if len(self._resolved) > 256:
+                self._resolved.clear()
+            self._resolved[key] = cached
+        return cached
 
     def get_historical_features(
         self,
@@ -291,6 +399,10 @@ def _check_collisions(entity_columns: Sequence[str], refs: Sequence[FeatureRef])
             f"entity_df already has column(s) {clashes}, which the requested features would also fill. "
             "Rename them, or pass full_feature_names=True to name features 'view__feature'."
         )
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def _utc_naive(timestamp: dt.datetime) -> dt.datetime:

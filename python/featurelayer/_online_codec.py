@@ -1,0 +1,130 @@
+"""How entity keys and feature rows are written in an online store.
+
+A stored row is one byte string::
+
+    <event µs>:<created µs or -1>:<valid_to µs or -1>:<generation>:<JSON array of feature values>
+
+The header lets the store's atomic write compare (event, created) without
+decoding values, and lets the reader tell *expired* (valid_to has passed)
+from *not found*. Values are JSON with timestamps as integer microseconds,
+dates as days, decimals as strings and bytes as base64; they are turned back
+into the view's declared Arrow types on read, so float32 stays float32 and
+timestamps stay timestamps.
+
+Keys are ``fl:<project>:{<JSON array of join key values>}:<view>:<schema>``:
+the braces are a Redis Cluster hash tag, so all views of one entity share a
+slot; ``<schema>`` is a short hash of the view's feature names and types, so
+a reader never decodes values written under another definition of the view
+(it finds nothing until the next sync instead).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import decimal
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+__all__ = [
+    "NO_VALUE",
+    "StoredRow",
+    "decode_column",
+    "decode_row",
+    "encode_values",
+    "entity_key",
+    "header",
+    "micros",
+    "schema_tag",
+]
+
+_EPOCH = dt.datetime(1970, 1, 1)
+_EPOCH_DATE = dt.date(1970, 1, 1)
+NO_VALUE = -1
+
+
+def micros(value: dt.datetime) -> int:
+    """Microseconds since the epoch of a naive-UTC or aware datetime."""
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return (value - _EPOCH) // dt.timedelta(microseconds=1)
+
+
+def schema_tag(features: Iterable[tuple[str, str]]) -> str:
+    """A short hash of a view's (feature name, Arrow type) pairs.
+
+    >>> schema_tag([("plan", "string")])
+    '2f0bccc5'
+    """
+    text = ";".join(f"{name}={kind}" for name, kind in features)
+    return hashlib.sha1(text.encode()).hexdigest()[:8]
+
+
+def entity_key(project: str, view: str, key_values: Sequence[Any], schema: str = "") -> str:
+    """The store key of one entity's row in one view.
+
+    >>> entity_key("p", "user_profile", [42], "2f0bccc5")
+    'fl:p:{[42]}:user_profile:2f0bccc5'
+    """
+    text = json.dumps(list(key_values), ensure_ascii=True, separators=(",", ":"), default=_json_default)
+    # braces inside the tag would end it early: escape them (still valid JSON)
+    text = "[" + text[1:-1].replace("{", "\\u007b").replace("}", "\\u007d") + "]"
+    return f"fl:{project}:{{{text}}}:{view}:{schema}"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return micros(value)
+    if isinstance(value, dt.date):
+        return (value - _EPOCH_DATE).days
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"cannot store a value of type {type(value).__name__}")
+
+
+def encode_values(values: Iterable[Any]) -> str:
+    """The JSON array of one row's feature values (the part after the header)."""
+    return json.dumps(list(values), separators=(",", ":"), default=_json_default, allow_nan=True)
+
+
+def header(event: int, created: int, valid_to: int | None, generation: int) -> str:
+    """The stored row's header, ending in ':' (see the module docstring)."""
+    return f"{event}:{created}:{NO_VALUE if valid_to is None else valid_to}:{generation}:"
+
+
+@dataclass(frozen=True)
+class StoredRow:
+    event: int
+    created: int
+    valid_to: int  # NO_VALUE when open-ended
+    generation: int
+    values: list[Any]
+
+    def expired_at(self, now_us: int) -> bool:
+        return self.valid_to != NO_VALUE and now_us >= self.valid_to
+
+
+def decode_row(raw: bytes | str) -> StoredRow:
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    event, created, valid_to, generation, payload = text.split(":", 4)
+    return StoredRow(int(event), int(created), int(valid_to), int(generation), json.loads(payload))
+
+
+def decode_column(values: list[Any], arrow_type: pa.DataType) -> pa.Array:
+    """Stored JSON values of one feature back into its declared Arrow type."""
+    if pa.types.is_timestamp(arrow_type):
+        return pa.array(values, pa.int64()).cast(pa.timestamp("us")).cast(arrow_type)
+    if pa.types.is_date(arrow_type):
+        return pa.array(values, pa.int32()).cast(arrow_type)
+    if pa.types.is_decimal(arrow_type):
+        return pa.array([None if v is None else decimal.Decimal(v) for v in values], arrow_type)
+    if pa.types.is_binary(arrow_type):
+        return pa.array([None if v is None else base64.b64decode(v) for v in values], arrow_type)
+    return pa.array(values, arrow_type)
