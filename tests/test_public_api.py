@@ -14,11 +14,15 @@ def test_public_names_are_pinned() -> None:
         "FeatureLayerError",
         "FeatureStore",
         "FeatureView",
+        "FieldStatus",
         "ManifestError",
+        "OnlineResponse",
+        "OnlineStoreError",
         "Project",
         "ProjectError",
         "Registry",
         "RetrievalJob",
+        "SyncReport",
         "ValidationError",
         "find_project",
         "parse_ttl",
@@ -28,7 +32,14 @@ def test_public_names_are_pinned() -> None:
 
 
 def test_every_error_is_a_feature_layer_error() -> None:
-    for name in ("DbtRunError", "DefinitionError", "ManifestError", "ProjectError", "ValidationError"):
+    for name in (
+        "DbtRunError",
+        "DefinitionError",
+        "ManifestError",
+        "OnlineStoreError",
+        "ProjectError",
+        "ValidationError",
+    ):
         assert issubclass(getattr(featurelayer, name), featurelayer.FeatureLayerError)
     assert issubclass(featurelayer.ManifestError, featurelayer.ProjectError)
     assert issubclass(featurelayer.ValidationError, ValueError)

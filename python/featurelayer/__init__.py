@@ -16,12 +16,15 @@ from ._errors import (
     DefinitionError,
     FeatureLayerError,
     ManifestError,
+    OnlineStoreError,
     ProjectError,
     ValidationError,
 )
+from ._online import FieldStatus, OnlineResponse
 from ._project import Project, find_project
 from ._registry import Entity, Feature, FeatureView, Registry
 from ._store import FeatureStore, RetrievalJob
+from ._sync import SyncReport
 from ._ttl import parse_ttl
 
 __version__ = "0.1.0"
@@ -34,11 +37,15 @@ __all__ = [
     "FeatureLayerError",
     "FeatureStore",
     "FeatureView",
+    "FieldStatus",
     "ManifestError",
+    "OnlineResponse",
+    "OnlineStoreError",
     "Project",
     "ProjectError",
     "Registry",
     "RetrievalJob",
+    "SyncReport",
     "ValidationError",
     "find_project",
     "parse_ttl",

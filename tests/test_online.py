@@ -1,0 +1,340 @@
+"""Online serving against real stores: a real redis-server and the embedded SQLite store.
+
+The same behaviour tests run on both backends. The central one: after a sync,
+``get_online_features`` equals ``get_historical_features`` at the same instant
+for every entity of the example, values and types, ttl expiry included.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+import redis
+
+from featurelayer import FeatureStore, FieldStatus, OnlineStoreError, ValidationError, find_project
+from featurelayer._dbt import run_dbt
+from featurelayer._online_codec import decode_row, micros
+from featurelayer.example_data import generate_example_data
+
+from .conftest import REPO, RedisServer, copy_example_project
+from .retrieval_helpers import BASE, Row, _minutes, build, project_dir
+
+__all__ = ["project_dir"]
+
+pytestmark = pytest.mark.slow
+
+END = dt.datetime(2025, 4, 1)  # the example history ends here
+FEATURES = [
+    "user_activity:daily_transactions",
+    "user_activity:avg_transaction_value_7d",
+    "user_activity:last_login_days_ago",
+    "user_profile:plan",
+    "user_profile:country",
+    "user_profile:marketing_opt_in",
+]
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = copy_example_project(tmp_path_factory.mktemp("online_example"))
+    generate_example_data(root / "data" / "raw", users=80, days=60, end=END.date())
+    run_dbt(find_project(root), ["build"])
+    return root
+
+
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def online_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each online backend: a clean Redis database, or a fresh SQLite file."""
+    if request.param == "redis":
+        return str(request.getfixturevalue("redis_url"))
+    return f"sqlite:///{tmp_path / 'online.sqlite'}"
+
+
+Clock = Callable[[], dt.datetime]
+
+
+def _store(root: Path, url: str, at: dt.datetime) -> FeatureStore:
+    return FeatureStore(root, online_url=url, clock=lambda: at)
+
+
+def _users(root: Path) -> list[int]:
+    with FeatureStore(root) as store:
+        table = store.get_features_as_of(["user_profile:plan"], END).to_arrow()
+    return [*table.column("user_id").to_pylist(), 10_000_001]  # and one that never existed
+
+
+def _offline(store: FeatureStore, users: list[int], at: dt.datetime) -> pa.Table:
+    entity = pd.DataFrame({"user_id": users, "event_timestamp": [at] * len(users)})
+    return store.get_historical_features(entity, FEATURES).to_arrow()
+
+
+def test_online_equals_offline_at_the_same_instant(example: Path, online_url: str) -> None:
+    users = _users(example)
+    with _store(example, online_url, END) as store:
+        report = store.sync(full=True)
+        assert report.rows > 0 and report.written == report.rows
+    # read at the sync's instant, and 20 days later: many activity rows have expired by their ttl
+    for at in (END, END + dt.timedelta(days=20)):
+        with _store(example, online_url, at) as store:
+            online = store.get_online_features(FEATURES, [{"user_id": u} for u in users])
+            offline = _offline(store, users, at)
+            assert online.to_arrow().column_names == ["user_id", *(f.split(":")[1] for f in FEATURES)]
+            for name in online.statuses:
+                assert online.to_arrow().column(name).equals(offline.column(name)), (name, at)
+                for value, status in zip(offline.column(name).to_pylist(), online.statuses[name], strict=True):
+                    assert (status is FieldStatus.PRESENT) == (value is not None)
+            statuses = online.statuses["daily_transactions"]
+            assert statuses[-1] is FieldStatus.NOT_FOUND
+            if at > END:
+                assert statuses.count(FieldStatus.EXPIRED) > 0  # expired online exactly when null offline
+
+
+def test_resync_is_idempotent_and_an_older_sync_never_wins(example: Path, online_url: str) -> None:
+    users = _users(example)
+    earlier = END - dt.timedelta(days=25)
+    with _store(example, online_url, END) as store:
+        store.sync(full=True)
+        before = store.get_online_features(FEATURES, {"user_id": users}).to_dict()
+        store.sync(full=True)
+        store.sync()  # incremental
+        assert store.get_online_features(FEATURES, {"user_id": users}).to_dict() == before
+    with _store(example, online_url, earlier) as old:
+        old.sync(full=True)  # a late sync of an older instant: every key it meets is newer already
+    with _store(example, online_url, END) as store:
+        assert store.get_online_features(FEATURES, {"user_id": users}).to_dict() == before
+
+
+def test_racing_syncs_keep_the_newest(example: Path, online_url: str) -> None:
+    users = _users(example)
+    instants = [END - dt.timedelta(days=d) for d in (40, 20, 10, 0, 30)]
+    errors: list[BaseException] = []
+
+    def run(at: dt.datetime) -> None:
+        try:
+            with _store(example, online_url, at) as store:
+                store.sync(full=True, batch_rows=37)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(at,)) for at in instants]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    with _store(example, online_url, END) as store:
+        online = store.get_online_features(FEATURES, {"user_id": users})
+        offline = _offline(store, users, END)
+        for name in online.statuses:
+            assert online.to_arrow().column(name).equals(offline.column(name)), name
+
+
+def test_value_types_and_statuses_round_trip(project_dir: Path, online_url: str) -> None:
+    build(project_dir, [Row((1,), BASE, None, 10)], [Row((1, "x"), BASE, None, 20)], ttl=60)
+    features = [f"view_types:{f}" for f in ("f32", "happened_at", "day", "amount", "flag", "label", "small")]
+    features.append("view_a:a_value")
+    rows = [{"k1": 1}, {"k1": 2}, {"k1": 3}]
+    with FeatureStore(project_dir, online_url=online_url, clock=lambda: BASE) as store:
+        store.sync(full=True)  # at minute 0 view_a's row (minute 0, ttl 60 s) is valid ...
+    at = _minutes(30)  # ... and by minute 30 it has expired
+    with FeatureStore(project_dir, online_url=online_url, clock=lambda: at) as store:
+        online = store.get_online_features(features, rows)
+        offline = store.get_historical_features(
+            pd.DataFrame({"k1": [1, 2, 3], "event_timestamp": [at] * 3}), features
+        ).to_arrow()
+    table = online.to_arrow()
+    assert table.schema.field("f32").type == pa.float32()
+    assert table.schema.field("happened_at").type == pa.timestamp("us")
+    assert table.schema.field("day").type == pa.date32()
+    assert table.schema.field("amount").type == pa.decimal128(10, 2)
+    assert table.schema.field("small").type == pa.int16()
+    for name in online.statuses:
+        assert table.column(name).equals(offline.column(name)), name
+    assert table.column("happened_at")[0].as_py() == dt.datetime(2024, 6, 1, 12, 34, 56, 789012)
+    assert online.statuses["f32"] == [FieldStatus.PRESENT, FieldStatus.NULL, FieldStatus.NOT_FOUND]
+    assert online.statuses["a_value"] == [FieldStatus.EXPIRED, FieldStatus.NOT_FOUND, FieldStatus.NOT_FOUND]
+
+
+def test_full_sync_removes_deleted_entities_and_incremental_takes_late_rows(project_dir: Path, online_url: str) -> None:
+    at = _minutes(10)
+    rows = [Row((1,), BASE, _minutes(1), 10), Row((2,), BASE, _minutes(1), 20)]
+    build(project_dir, rows, [], ttl=None)
+    with FeatureStore(project_dir, online_url=online_url, clock=lambda: at) as store:
+        store.sync(full=True)
+        assert store.get_online_features(["view_a:a_value"], {"k1": [1, 2]}).to_dict()["a_value"] == [10, 20]
+    # a late row: its event is in the past (minute 5), it arrived after the last sync (minute 12)
+    later = _minutes(15)
+    build(project_dir, [*rows, Row((1,), _minutes(5), _minutes(12), 11)], [], ttl=None)
+    with FeatureStore(project_dir, online_url=online_url, clock=lambda: later) as store:
+        report = store.sync()
+        assert [v.mode for v in report.views if v.view == "view_a"] == ["incremental"]
+        assert store.get_online_features(["view_a:a_value"], {"k1": [1, 2]}).to_dict()["a_value"] == [11, 20]
+    # entity 2 is deleted upstream: an incremental sync cannot see it, a full sync removes it
+    build(project_dir, [Row((1,), BASE, _minutes(1), 10), Row((1,), _minutes(5), _minutes(12), 11)], [], ttl=None)
+    with FeatureStore(project_dir, online_url=online_url, clock=lambda: later) as store:
+        store.sync()
+        assert store.get_online_features(["view_a:a_value"], {"k1": [2]}).to_dict()["a_value"] == [20]
+        report = store.sync(full=True)
+        assert sum(v.removed for v in report.views) >= 1
+        response = store.get_online_features(["view_a:a_value"], {"k1": [1, 2]})
+        assert response.to_dict()["a_value"] == [11, None]
+        assert response.statuses["a_value"][1] is FieldStatus.NOT_FOUND
+
+
+def test_request_errors_are_clear(example: Path, online_url: str) -> None:
+    with _store(example, online_url, END) as store:
+        with pytest.raises(ValidationError, match=r"lack join key\(s\) \['user_id'\]"):
+            store.get_online_features(FEATURES, [{"customer": 1}])
+        with pytest.raises(ValidationError, match="Did you mean 'user_profile'"):
+            store.get_online_features(["user_profil:plan"], [{"user_id": 1}])
+        with pytest.raises(ValidationError, match="does not fit"):
+            store.get_online_features(["user_profile:plan"], [{"user_id": "not a number"}])
+        with pytest.raises(ValidationError, match="same keys"):
+            store.get_online_features(["user_profile:plan"], [{"user_id": 1}, {"uid": 2}])
+
+
+# --- Redis faults ------------------------------------------------------------------------------
+
+
+@pytest.mark.redis
+def test_a_dead_redis_gives_a_clear_error_and_recovers(example: Path, tmp_path: Path) -> None:
+    server = RedisServer(tmp_path / "redis").start()
+    try:
+        with _store(example, server.url, END) as store:
+            store.sync(full=True)
+            assert store.get_online_features(["user_profile:plan"], [{"user_id": 1}]).to_dict()["plan"][0]
+            server.stop()
+            with pytest.raises(OnlineStoreError, match=rf"Redis at redis://127.0.0.1:{server.port}/0 failed"):
+                store.get_online_features(["user_profile:plan"], [{"user_id": 1}])
+            with pytest.raises(OnlineStoreError, match="failed while"):
+                store.sync(full=True)
+            server.start()  # an empty server: it keeps nothing on disk
+            assert store.sync(full=True).written > 0  # the watermark was lost with the data: full again
+            assert store.get_online_features(["user_profile:plan"], [{"user_id": 1}]).to_dict()["plan"][0]
+    finally:
+        server.stop()
+
+
+@pytest.mark.redis
+def test_auth_and_bad_urls(example: Path, tmp_path: Path) -> None:
+    server = RedisServer(tmp_path / "redis", "--requirepass", "s3cret-pw").start()
+    try:
+        good = f"redis://:s3cret-pw@127.0.0.1:{server.port}/0"
+        with _store(example, good, END) as store:
+            assert store.sync(views=["user_profile"], full=True).written > 0
+        bad = f"redis://:wrong-pw@127.0.0.1:{server.port}/0"
+        with _store(example, bad, END) as store, pytest.raises(OnlineStoreError) as caught:
+            store.get_online_features(["user_profile:plan"], [{"user_id": 1}])
+        assert "wrong-pw" not in str(caught.value) and ":***@" in str(caught.value)
+        with _store(example, "memcached://127.0.0.1:1", END) as store, pytest.raises(OnlineStoreError, match="scheme"):
+            store.get_online_features(["user_profile:plan"], [{"user_id": 1}])
+    finally:
+        server.stop()
+
+
+_SLOW_SYNC = textwrap.dedent(
+    """
+    import datetime as dt, sys, time
+    sys.path.insert(0, {python!r})
+    from featurelayer import FeatureStore
+    store = FeatureStore({root!r}, online_url={url!r}, clock=lambda: dt.datetime(2025, 4, 1))
+    def progress(view, rows):
+        print(view, rows, flush=True)
+        time.sleep(0.02)
+    store.sync(full=True, batch_rows=7, progress=progress)
+    print("done", flush=True)
+    """
+)
+
+
+def _snapshot(url: str) -> dict[str, bytes]:
+    """Every stored row, raw, by key."""
+    if url.startswith("sqlite:///"):
+        import sqlite3
+
+        with sqlite3.connect(url.removeprefix("sqlite://")) as connection:
+            return {k: v.encode() for k, v in connection.execute("select key, value from online_rows")}
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match="fl:*{*"))
+    return {k.decode(): v for k, v in zip(keys, client.mget(keys), strict=True)} if keys else {}
+
+
+def _other(url: str, tmp_path: Path) -> str:
+    """A second, empty store of the same kind."""
+    if url.startswith("sqlite:///"):
+        return f"sqlite:///{tmp_path / 'other.sqlite'}"
+    other = url.rsplit("/", 1)[0] + "/1"
+    redis.Redis.from_url(other).flushdb()
+    return other
+
+
+def test_kill_9_mid_sync_leaves_old_or_new_and_serving_goes_on(example: Path, online_url: str, tmp_path: Path) -> None:
+    with _store(example, online_url, END - dt.timedelta(days=30)) as store:
+        store.sync(full=True)
+    old = _snapshot(online_url)
+    reference = _other(online_url, tmp_path)
+    with _store(example, reference, END) as store:
+        store.sync(full=True)
+    new = _snapshot(reference)
+    assert old and new and old != new
+
+    script = _SLOW_SYNC.format(python=str(REPO / "python"), root=str(example), url=online_url)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env) as child:
+        assert child.stdout is not None
+        for _ in range(6):  # let a few batches land, then kill it without warning
+            assert child.stdout.readline(), "the sync ended before it could be killed"
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+
+    mid = _snapshot(online_url)
+    for key in old.keys() | new.keys():
+        assert mid.get(key) in (old.get(key), new.get(key)), key  # each key old or new, never torn
+    assert any(mid.get(key) == new.get(key) != old.get(key) for key in new)  # the killed sync did write
+    with _store(example, online_url, END) as store:
+        users = _users(example)
+        assert store.get_online_features(FEATURES, {"user_id": users}).to_arrow().num_rows == len(users)
+        store.sync(full=True)  # and a re-run completes the job
+    after = _snapshot(online_url)
+    assert {key: after.get(key) for key in new} == new
+    for key in after.keys() - new.keys():  # only rows that expired since the older sync remain
+        assert decode_row(after[key]).expired_at(micros(END)), key
+
+
+@pytest.mark.redis
+def test_every_stored_value_decodes(example: Path, redis_url: str) -> None:
+    with _store(example, redis_url, END) as store:
+        store.sync(full=True)
+    client = redis.Redis.from_url(redis_url)
+    keys = [k for k in client.scan_iter(match="fl:*{*")]
+    assert keys
+    for value in client.mget(keys):
+        row = decode_row(value)
+        assert row.event > 0 and isinstance(row.values, list)
+
+
+def test_sync_can_be_stopped_between_batches(example: Path, online_url: str) -> None:
+    stop = threading.Event()
+    seen: list[int] = []
+
+    def progress(view: str, rows: int) -> None:
+        seen.append(rows)
+        if len(seen) == 3:
+            stop.set()
+
+    with _store(example, online_url, END) as store:
+        report = store.sync(full=True, batch_rows=10, progress=progress, stop=stop)
+        assert report.interrupted and len(seen) == 3
+        assert "interrupted" in report.summary()
+        assert store.online_store.get_meta(store.registry.project_name, "user_activity") == {}
