@@ -71,7 +71,10 @@ def run_dbt(
     with _LOCK, _environment(env, keep_existing={"FEATURELAYER_ROOT"}):
         if command and command[0] not in {"deps", "clean"}:
             _make_duckdb_folder(project)
-        result = dbtRunner().invoke([*prefix, *command, *flags])
+        try:
+            result = dbtRunner().invoke([*prefix, *command, *flags])
+        finally:
+            _release_duckdb()
     nodes = tuple(_node_lines(result.result))
     outcome = DbtResult(success=bool(result.success), command=tuple(command), nodes=nodes)
     if check and not outcome.success:
@@ -80,6 +83,25 @@ def run_dbt(
             detail = f"  {result.exception}"
         raise DbtRunError(f"dbt {' '.join(command)} failed in {project.dbt_dir}:\n{detail}")
     return outcome
+
+
+def _release_duckdb() -> None:
+    """Closes the DuckDB database dbt-duckdb keeps open between runs in this process.
+
+    DuckDB locks its file per process: left open, it would stop another
+    process (a sync job, a second CLI) from opening the warehouse.
+    """
+    import sys
+
+    module = sys.modules.get("dbt.adapters.duckdb.connections")
+    manager = getattr(module, "DuckDBConnectionManager", None)
+    environment = getattr(manager, "_ENV", None)
+    if manager is None or environment is None:
+        return
+    try:
+        environment.close()
+    finally:
+        manager.close_all_connections()
 
 
 def _make_duckdb_folder(project: Project) -> None:
