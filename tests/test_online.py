@@ -338,3 +338,42 @@ def test_sync_can_be_stopped_between_batches(example: Path, online_url: str) -> 
         assert report.interrupted and len(seen) == 3
         assert "interrupted" in report.summary()
         assert store.online_store.get_meta(store.registry.project_name, "user_activity") == {}
+
+
+# --- the command line ----------------------------------------------------------------------------
+
+
+@pytest.mark.redis
+def test_cli_sync_and_verify_find_skew(example: Path, redis_url: str) -> None:
+    from click.testing import CliRunner
+
+    from featurelayer.cli import main
+
+    env = {"FEATURELAYER_REDIS_URL": redis_url}
+    runner = CliRunner()
+    result = runner.invoke(main, ["--project-dir", str(example), "sync", "--full"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "rows read" in result.output and "rows/s" in result.output
+    result = runner.invoke(main, ["--project-dir", str(example), "verify", "--sample", "30"], env=env)
+    assert result.exit_code == 0 and "no skew" in result.output, result.output
+
+    # corrupt one stored value behind featurelayer's back: the audit must notice
+    client = redis.Redis.from_url(redis_url)
+    key = next(iter(client.scan_iter(match="fl:*:user_profile:*")))
+    header = client.get(key).decode().split("[", 1)[0]  # event:created:valid_to:generation:
+    client.set(key, header + '["XX","free",true]')  # (country, plan, marketing_opt_in)
+    result = runner.invoke(main, ["--project-dir", str(example), "verify", "--sample", "1000"], env=env)
+    assert result.exit_code == 1, result.output
+    assert "mismatch" in result.output and "'XX'" in result.output
+
+
+@pytest.mark.redis
+def test_cli_sync_every_stops_on_sigterm(example: Path, redis_url: str) -> None:
+    env = {**os.environ, "FEATURELAYER_REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "featurelayer.cli", "--project-dir", str(example), "sync", "--every", "1s"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as child:
+        assert child.stdout is not None
+        lines = [child.stdout.readline(), child.stdout.readline()]  # two runs
+        assert all("synced" in line for line in lines), lines
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(timeout=20) == 0

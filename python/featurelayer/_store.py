@@ -10,6 +10,7 @@ import datetime as dt
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -109,9 +110,14 @@ class FeatureStore:
         return str(config) if config else None
 
     @property
+    def online_default_path(self) -> Path:
+        """The embedded online store's file, used when no URL is configured."""
+        return self.project.root / "warehouse" / "online.sqlite"
+
+    @property
     def online_store(self) -> OnlineStore:
         if self._online is None:
-            self._online = open_online_store(self.online_url, self.project.root / "warehouse" / "online.sqlite")
+            self._online = open_online_store(self.online_url, self.online_default_path)
         return self._online
 
     def sync(
