@@ -17,13 +17,12 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from ._errors import ValidationError
-from ._online_codec import decode_column, decode_row, entity_key, micros
+from ._online_codec import decode_column, decode_values, entity_key, micros
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,28 +40,57 @@ class FieldStatus(enum.Enum):
     EXPIRED = "EXPIRED"
 
 
-@dataclass(frozen=True)
+_PLAIN = (pa.types.is_integer, pa.types.is_floating, pa.types.is_string, pa.types.is_boolean)
+
+
 class OnlineResponse:
     """Online features: the entity columns you sent, then one column per feature.
 
+    ``to_dict()`` is the fast path (Python lists, no Arrow for plain types);
+    ``to_arrow()`` builds the typed table once, on first use.
+
     Attributes:
-        table: the values as a pyarrow Table (declared types).
         statuses: per feature column, one ``FieldStatus`` per entity row.
     """
 
-    table: pa.Table
-    statuses: Mapping[str, list[FieldStatus]]
+    def __init__(
+        self,
+        columns: dict[str, list[Any]],
+        features: dict[str, pa.DataType],
+        statuses: dict[str, list[FieldStatus]],
+    ) -> None:
+        self._columns = columns
+        self._features = features
+        self.statuses: Mapping[str, list[FieldStatus]] = statuses
+        self._table: pa.Table | None = None
 
     def to_arrow(self) -> pa.Table:
-        return self.table
+        """The values as a pyarrow Table, features in their declared types."""
+        if self._table is None:
+            arrays = {
+                name: decode_column(values, self._features[name]) if name in self._features else pa.array(values)
+                for name, values in self._columns.items()
+            }
+            self._table = pa.table(arrays)
+        return self._table
+
+    @property
+    def table(self) -> pa.Table:
+        return self.to_arrow()
 
     def to_dict(self) -> dict[str, list[Any]]:
         """Column name -> list of Python values (None where there is no value)."""
-        columns: dict[str, list[Any]] = self.table.to_pydict()
-        return columns
+        out: dict[str, list[Any]] = {}
+        for name, values in self._columns.items():
+            kind = self._features.get(name)
+            if kind is None or any(check(kind) for check in _PLAIN):
+                out[name] = list(values)
+            else:  # timestamps, dates, decimals, bytes: through their Arrow type
+                out[name] = decode_column(values, kind).to_pylist()
+        return out
 
     def to_pandas(self) -> pd.DataFrame:
-        return self.table.to_pandas()
+        return self.to_arrow().to_pandas()
 
     to_df = to_pandas
 
@@ -99,6 +127,24 @@ def _columns(entity_rows: Any) -> dict[str, list[Any]]:
     )
 
 
+_PRESENT, _NULL = FieldStatus.PRESENT, FieldStatus.NULL
+_PYTHON_TYPES = {pa.int64(): int, pa.int32(): int, pa.int16(): int, pa.string(): str}
+
+
+def _typed_keys(values: list[Any], kind: pa.DataType | None, name: str, view: str) -> list[Any]:
+    """Key values as the feature table stores them, so the caller's 42 and '42' do not both miss."""
+    if kind is None:
+        return values
+    python_type = _PYTHON_TYPES.get(kind)
+    if python_type is not None and all(type(v) is python_type for v in values):
+        return values  # already right: skip Arrow on the hot path
+    try:
+        converted: list[Any] = pa.array(values).cast(kind).to_pylist()
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+        raise ValidationError(f"entity_rows column '{name}' does not fit {view}'s key type {kind}: {exc}") from exc
+    return converted
+
+
 def read_online(
     project: str,
     online: OnlineStore,
@@ -121,14 +167,7 @@ def read_online(
             raise ValidationError(
                 f"entity_rows lack join key(s) {missing} of feature view '{view.name}'. Given: {list(columns)}."
             )
-        typed = []
-        for key in view.join_keys:
-            try:
-                typed.append(
-                    pa.array(columns[key]).cast(view.key_types[key]).to_pylist() if view.key_types else columns[key]
-                )
-            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
-                raise ValidationError(f"entity_rows column '{key}' does not fit {view.name}'s key type: {exc}") from exc
+        typed = [_typed_keys(columns[key], view.key_types.get(key), key, view.name) for key in view.join_keys]
         offsets[view.name] = len(keys)
         schema = view.schema_tag
         keys.extend(entity_key(project, view.name, key, schema) for key in zip(*typed, strict=True))
@@ -140,26 +179,30 @@ def read_online(
         if len(values) != n:
             raise ValidationError(f"request_data['{name}'] has {len(values)} values for {n} entity rows.")
         out.setdefault(name, list(values))
-    table = pa.table(out) if out else pa.table({})
     statuses: dict[str, list[FieldStatus]] = {}
-    arrays: dict[str, pa.Array] = {}
+    values_by_name: dict[str, list[Any]] = {}
     for view in views:
         start = offsets[view.name]
-        rows = [None if r is None else decode_row(r) for r in raw[start : start + n]]
-        row_status = [
-            FieldStatus.NOT_FOUND if r is None else FieldStatus.EXPIRED if r.expired_at(now_us) else None for r in rows
-        ]
+        rows: list[list[Any] | None] = []
+        row_status: list[FieldStatus | None] = []
+        for stored in raw[start : start + n]:
+            if stored is None:
+                rows.append(None)
+                row_status.append(FieldStatus.NOT_FOUND)
+                continue
+            decoded = decode_values(stored, now_us)
+            rows.append(decoded)
+            row_status.append(FieldStatus.EXPIRED if decoded is None else None)
         positions = {f.name: i for i, f in enumerate(view.features)}
         for ref in (r for r in refs if r.view.name == view.name):
             i = positions[ref.feature.name]
-            values = [
-                None if s is not None or r is None else r.values[i] for r, s in zip(rows, row_status, strict=True)
-            ]
+            column = [None if row is None else row[i] for row in rows]
             statuses[ref.output_name] = [
-                s if s is not None else FieldStatus.NULL if v is None else FieldStatus.PRESENT
-                for s, v in zip(row_status, values, strict=True)
+                s if s is not None else _NULL if v is None else _PRESENT
+                for s, v in zip(row_status, column, strict=True)
             ]
-            arrays[ref.output_name] = decode_column(values, ref.feature.arrow_type)
+            values_by_name[ref.output_name] = column
     for ref in refs:  # in request order, as training retrieval returns them
-        table = table.append_column(ref.output_name, arrays[ref.output_name])
-    return OnlineResponse(table=table, statuses={ref.output_name: statuses[ref.output_name] for ref in refs})
+        out[ref.output_name] = values_by_name[ref.output_name]
+    features = {ref.output_name: ref.feature.arrow_type for ref in refs}
+    return OnlineResponse(out, features, {ref.output_name: statuses[ref.output_name] for ref in refs})

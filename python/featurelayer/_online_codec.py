@@ -71,9 +71,12 @@ def entity_key(project: str, view: str, key_values: Sequence[Any], schema: str =
     >>> entity_key("p", "user_profile", [42], "2f0bccc5")
     'fl:p:{[42]}:user_profile:2f0bccc5'
     """
-    text = json.dumps(list(key_values), ensure_ascii=True, separators=(",", ":"), default=_json_default)
-    # braces inside the tag would end it early: escape them (still valid JSON)
-    text = "[" + text[1:-1].replace("{", "\\u007b").replace("}", "\\u007d") + "]"
+    if len(key_values) == 1 and type(key_values[0]) is int:  # the common case, on the hot path
+        text = f"[{key_values[0]}]"
+    else:
+        text = _KEY_ENCODER.encode(list(key_values))
+        # braces inside the tag would end it early: escape them (still valid JSON)
+        text = "[" + text[1:-1].replace("{", "\\u007b").replace("}", "\\u007d") + "]"
     return f"fl:{project}:{{{text}}}:{view}:{schema}"
 
 
@@ -89,9 +92,14 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot store a value of type {type(value).__name__}")
 
 
+_DECODER = json.JSONDecoder()
+_VALUE_ENCODER = json.JSONEncoder(separators=(",", ":"), default=_json_default, allow_nan=True)
+_KEY_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), default=_json_default)
+
+
 def encode_values(values: Iterable[Any]) -> str:
     """The JSON array of one row's feature values (the part after the header)."""
-    return json.dumps(list(values), separators=(",", ":"), default=_json_default, allow_nan=True)
+    return _VALUE_ENCODER.encode(list(values))
 
 
 def header(event: int, created: int, valid_to: int | None, generation: int) -> str:
@@ -115,6 +123,16 @@ def decode_row(raw: bytes | str) -> StoredRow:
     text = raw.decode() if isinstance(raw, bytes) else raw
     event, created, valid_to, generation, payload = text.split(":", 4)
     return StoredRow(int(event), int(created), int(valid_to), int(generation), json.loads(payload))
+
+
+def decode_values(raw: bytes, now_us: int) -> list[Any] | None:
+    """The values of a stored row, or None when it has expired at ``now_us`` (the read hot path)."""
+    _event, _created, valid_to, _generation, payload = raw.split(b":", 4)
+    expires = int(valid_to)
+    if expires != NO_VALUE and now_us >= expires:
+        return None
+    values: list[Any] = _DECODER.decode(payload.decode())
+    return values
 
 
 def decode_column(values: list[Any], arrow_type: pa.DataType) -> pa.Array:
