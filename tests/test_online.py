@@ -335,7 +335,9 @@ def test_sync_can_be_stopped_between_batches(example: Path, online_url: str) -> 
 
     with _store(example, online_url, END) as store:
         report = store.sync(full=True, batch_rows=10, progress=progress, stop=stop)
-        assert report.interrupted and len(seen) == 3
+        # the batch already handed to the store completes; nothing after it starts
+        assert report.interrupted and len(seen) in (3, 4)
+        assert report.rows == seen[-1] < 1_000
         assert "interrupted" in report.summary()
         assert store.online_store.get_meta(store.registry.project_name, "user_activity") == {}
 

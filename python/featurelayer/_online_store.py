@@ -61,44 +61,63 @@ def redact(url: str) -> str:
 
 # --- Redis ----------------------------------------------------------------------------------
 
-# KEYS[1] the row's key; ARGV: event, created, valid_to, generation, values, expire-in ms ('' = never).
+# Many rows per call. KEYS: the rows' keys. ARGV[1]: generation; then five per key:
+# event, created, valid_to, values, expire-in ms ('' = never).
 # A stored row with a greater (event, created) wins; an equal one is overwritten (idempotent).
 # The greatest generation seen is kept, so a full sync's cleanup spares rows an
-# incremental sync touched meanwhile.
+# incremental sync touched meanwhile. Numbers stay the strings they came as:
+# Lua would print large ones as 1.7e+15. A script runs atomically: each key is
+# old or new, whatever happens to the client.
 _WRITE_LUA = """
-local cur = redis.call('GET', KEYS[1])
-local gen = ARGV[4]
-if cur then
-  local ce, cc, cx, cg = string.match(cur, '^(%-?%d+):(%-?%d+):(%-?%d+):(%d+):')
-  local e = tonumber(ARGV[1]); local c = tonumber(ARGV[2])
-  if tonumber(ce) > e or (tonumber(ce) == e and tonumber(cc) > c) then
-    return 0
+local written = 0
+for i = 1, #KEYS do
+  local a = 1 + (i - 1) * 5
+  local e, c, x, payload, px = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
+  local gen = ARGV[1]
+  local cur = redis.call('GET', KEYS[i])
+  local older = false
+  if cur then
+    local ce, cc, cx, cg = string.match(cur, '^(%-?%d+):(%-?%d+):(%-?%d+):(%d+):')
+    if tonumber(ce) > tonumber(e) or (tonumber(ce) == tonumber(e) and tonumber(cc) > tonumber(c)) then
+      older = true
+    elseif tonumber(cg) > tonumber(gen) then
+      gen = cg
+    end
   end
-  if tonumber(cg) > tonumber(gen) then gen = cg end
+  if not older then
+    local value = e .. ':' .. c .. ':' .. x .. ':' .. gen .. ':' .. payload
+    if px == '' then
+      redis.call('SET', KEYS[i], value)
+    else
+      redis.call('SET', KEYS[i], value, 'PX', px)
+    end
+    written = written + 1
+  end
 end
--- numbers stay the strings they came as: Lua would print large ones as 1.7e+15
-local value = ARGV[1] .. ':' .. ARGV[2] .. ':' .. ARGV[3] .. ':' .. gen .. ':' .. ARGV[5]
-if ARGV[6] == '' then
-  redis.call('SET', KEYS[1], value)
-else
-  redis.call('SET', KEYS[1], value, 'PX', ARGV[6])
-end
-return 1
+return written
 """
 
-# KEYS[1]; ARGV[1] generation, ARGV[2] now (µs): delete the row if the full sync of that
-# generation did not write it and it has not simply expired (an expired row stays readable
-# as expired until its retention runs out).
+# KEYS: rows of a view; ARGV[1] generation, ARGV[2] now (µs): delete each row that the full
+# sync of that generation did not write and that has not simply expired (an expired row
+# stays readable as expired until its retention runs out).
 _DELETE_OLD_LUA = """
-local cur = redis.call('GET', KEYS[1])
-if not cur then return 0 end
-local cx, cg = string.match(cur, '^%-?%d+:%-?%d+:(%-?%d+):(%d+):')
-if cg and tonumber(cg) < tonumber(ARGV[1]) and (tonumber(cx) == -1 or tonumber(cx) > tonumber(ARGV[2])) then
-  redis.call('DEL', KEYS[1])
-  return 1
+local deleted = 0
+for i = 1, #KEYS do
+  local cur = redis.call('GET', KEYS[i])
+  if cur then
+    local cx, cg = string.match(cur, '^%-?%d+:%-?%d+:(%-?%d+):(%d+):')
+    if cg and tonumber(cg) < tonumber(ARGV[1]) and (tonumber(cx) == -1 or tonumber(cx) > tonumber(ARGV[2])) then
+      redis.call('DEL', KEYS[i])
+      deleted = deleted + 1
+    end
+  end
 end
-return 0
+return deleted
 """
+
+#: Rows per script call on a single Redis; Redis Cluster gets one row per call
+#: (a script's keys must share a slot, and each entity has its own).
+_ROWS_PER_CALL = 250
 
 
 class RedisOnlineStore:
@@ -147,22 +166,27 @@ class RedisOnlineStore:
         except redis.RedisError as exc:
             raise self._fail(exc, "connecting") from exc
 
-    def _evalsha_pipelined(self, script: str, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
-        """Runs a Lua script once per (key, args) in one pipelined round trip.
+    def _run_script(
+        self, script: str, keys: Sequence[str], shared: Sequence[Any], per_key: Sequence[Sequence[Any]]
+    ) -> int:
+        """Runs a many-key Lua script over ``keys`` in one pipelined round trip; sums its results.
 
         The script is loaded on first use, and again if the server forgot it
         (a restart or a failover): the calls are idempotent, so a retry is safe.
         """
         import redis
 
+        step = 1 if self.cluster else _ROWS_PER_CALL
         for attempt in range(2):
             if script not in self._shas:
                 self._shas[script] = self.client.script_load(script)
             pipe = self.client.pipeline(transaction=False)
-            for key, args in calls:
-                pipe.evalsha(self._shas[script], 1, key, *args)
+            for start in range(0, len(keys), step):
+                chunk = keys[start : start + step]
+                args = [a for row in per_key[start : start + step] for a in row]
+                pipe.evalsha(self._shas[script], len(chunk), *chunk, *shared, *args)
             try:
-                return list(pipe.execute())
+                return sum(int(r) for r in pipe.execute())
             except redis.exceptions.NoScriptError:
                 self._shas.pop(script, None)
                 if attempt:
@@ -170,7 +194,7 @@ class RedisOnlineStore:
         raise AssertionError("unreachable")
 
     def write(self, writes: Sequence[Write], generation: int, now_us: int) -> int:
-        """Writes a batch in one pipelined round trip; returns how many rows were newer and stored.
+        """Writes a batch in one pipelined round trip; returns how many rows were stored (not older).
 
         A row with a valid_to expires in Redis ``retention`` after it, counted
         from the sync's ``now`` (relative PX, so a sync run with another clock
@@ -180,25 +204,20 @@ class RedisOnlineStore:
 
         if not writes:
             return 0
-        calls = [
+        rows = [
             (
-                w.key,
-                (
-                    w.event,
-                    w.created,
-                    -1 if w.valid_to is None else w.valid_to,
-                    generation,
-                    w.payload,
-                    "" if w.valid_to is None else w.valid_to // 1000 + self.retention_ms,
-                ),
+                w.event,
+                w.created,
+                -1 if w.valid_to is None else w.valid_to,
+                w.payload,
+                "" if w.valid_to is None else max(1, (w.valid_to - now_us) // 1000 + self.retention_ms),
             )
             for w in writes
         ]
         try:
-            results = self._evalsha_pipelined(_WRITE_LUA, calls)
+            return self._run_script(_WRITE_LUA, [w.key for w in writes], [generation], rows)
         except redis.RedisError as exc:
             raise self._fail(exc, "writing") from exc
-        return sum(int(r) for r in results)
 
     def read(self, keys: Sequence[str]) -> list[bytes | None]:
         import redis
@@ -229,8 +248,7 @@ class RedisOnlineStore:
         deleted = 0
         try:
             for keys in self._scan(f"fl:{_glob(project)}:{{*}}:{_glob(view)}:*"):
-                results = self._evalsha_pipelined(_DELETE_OLD_LUA, [(key, (generation, now_us)) for key in keys])
-                deleted += sum(int(r) for r in results)
+                deleted += self._run_script(_DELETE_OLD_LUA, keys, [generation, now_us], [()] * len(keys))
         except redis.RedisError as exc:
             raise self._fail(exc, "removing rows no longer valid") from exc
         return deleted

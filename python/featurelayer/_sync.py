@@ -23,6 +23,7 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -180,17 +181,29 @@ def sync_views(
         view_report = ViewSyncReport(view=view.name, mode="incremental" if incremental else "full")
         view_started = time.perf_counter()
         newest = int(meta["created_watermark"]) if "created_watermark" in meta else None
-        for batch in _batches(offline, current_rows_query(view, incremental), params, batch_rows):
-            writes, batch_newest = _writes(project, view, batch)
-            view_report.written += online.write(writes, generation, now_us)
-            view_report.rows += len(writes)
-            if batch_newest is not None and (newest is None or batch_newest > newest):
-                newest = batch_newest
-            if progress is not None:
-                progress(view.name, view_report.rows)
-            if stop is not None and stop.is_set():
-                report.interrupted = True
-                break
+        # While the store applies one batch, the next is read and encoded: the
+        # warehouse, this process and Redis each get a core's worth of work.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="featurelayer-sync") as writer:
+            pending: Future[int] | None = None
+            pending_rows = 0
+            for batch in _batches(offline, current_rows_query(view, incremental), params, batch_rows):
+                writes, batch_newest = _writes(project, view, batch)
+                if pending is not None:
+                    view_report.written += pending.result()
+                    view_report.rows += pending_rows
+                    if progress is not None:
+                        progress(view.name, view_report.rows)
+                pending, pending_rows = writer.submit(online.write, writes, generation, now_us), len(writes)
+                if batch_newest is not None and (newest is None or batch_newest > newest):
+                    newest = batch_newest
+                if stop is not None and stop.is_set():
+                    report.interrupted = True
+                    break
+            if pending is not None:
+                view_report.written += pending.result()
+                view_report.rows += pending_rows
+                if progress is not None:
+                    progress(view.name, view_report.rows)
         if report.interrupted:
             view_report.seconds = time.perf_counter() - view_started
             report.views.append(view_report)
