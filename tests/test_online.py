@@ -379,3 +379,14 @@ def test_cli_sync_every_stops_on_sigterm(example: Path, redis_url: str) -> None:
         assert all("synced" in line for line in lines), lines
         child.send_signal(signal.SIGTERM)
         assert child.wait(timeout=20) == 0
+
+
+def test_expired_rows_stay_expired_then_go_after_the_retention(project_dir: Path, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'online.sqlite'}"  # Redis drops them by itself (PX); SQLite at a full sync
+    build(project_dir, [Row((1,), BASE, None, 10)], [], ttl=60)
+    with FeatureStore(project_dir, online_url=url, clock=lambda: BASE) as store:
+        store.sync(full=True)
+    for at, status in ((_minutes(30), FieldStatus.EXPIRED), (BASE + dt.timedelta(days=2), FieldStatus.NOT_FOUND)):
+        with FeatureStore(project_dir, online_url=url, clock=lambda at=at: at) as store:
+            store.sync(full=True)
+            assert store.get_online_features(["view_a:a_value"], [{"k1": 1}]).statuses["a_value"] == [status]

@@ -292,8 +292,9 @@ class SqliteOnlineStore:
     Expired rows stay readable as *expired*, like Redis within its retention.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, retention_seconds: int = 86_400) -> None:
         self.path = Path(path)
+        self.retention_us = retention_seconds * 1_000_000
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         with self._connect() as connection:
@@ -376,10 +377,13 @@ class SqliteOnlineStore:
 
     def delete_older_generations(self, project: str, view: str, generation: int, now_us: int) -> int:
         pattern = "fl:" + project.replace("!", "!!").replace("%", "!%").replace("_", "!_") + ":%"
+        # rows the sync did not write and that are still valid (deleted upstream), and rows
+        # expired longer ago than the retention (what Redis drops by itself)
         cursor = self._connect().execute(
-            "delete from online_rows where view = ? and key like ? escape '!' and generation < ?"
-            " and (valid_to = -1 or valid_to > ?)",
-            (view, pattern, generation, now_us),
+            "delete from online_rows where view = ? and key like ? escape '!' and ("
+            " (generation < ? and (valid_to = -1 or valid_to > ?))"
+            " or (valid_to <> -1 and valid_to + ? <= ?))",
+            (view, pattern, generation, now_us, self.retention_us, now_us),
         )
         return cursor.rowcount
 
