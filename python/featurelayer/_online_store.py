@@ -153,7 +153,7 @@ class RedisOnlineStore:
                 )
         except (redis.RedisError, ValueError) as exc:
             raise OnlineStoreError(f"Cannot use Redis URL {redact(url)}: {exc}") from exc
-        self._shas: dict[str, str] = {}
+        self._shas: dict[tuple[str, str], str] = {}
 
     def _fail(self, exc: Exception, doing: str) -> OnlineStoreError:
         return OnlineStoreError(f"Redis at {redact(self.url)} failed while {doing}: {exc}")
@@ -169,29 +169,43 @@ class RedisOnlineStore:
     def _run_script(
         self, script: str, keys: Sequence[str], shared: Sequence[Any], per_key: Sequence[Sequence[Any]]
     ) -> int:
-        """Runs a many-key Lua script over ``keys`` in one pipelined round trip; sums its results.
+        """Runs a many-key Lua script over ``keys``, one pipelined round trip per server; sums its results.
 
-        The script is loaded on first use, and again if the server forgot it
-        (a restart or a failover): the calls are idempotent, so a retry is safe.
+        The script is loaded on first use, and again if a server forgot it (a
+        restart or a failover): the calls are idempotent, so a retry is safe.
+        On a cluster, keys are grouped by the node that owns them and each call
+        carries one key (a script's keys must share a slot).
         """
         import redis
 
-        step = 1 if self.cluster else _ROWS_PER_CALL
-        for attempt in range(2):
-            if script not in self._shas:
-                self._shas[script] = self.client.script_load(script)
-            pipe = self.client.pipeline(transaction=False)
-            for start in range(0, len(keys), step):
-                chunk = keys[start : start + step]
-                args = [a for row in per_key[start : start + step] for a in row]
-                pipe.evalsha(self._shas[script], len(chunk), *chunk, *shared, *args)
-            try:
-                return sum(int(r) for r in pipe.execute())
-            except redis.exceptions.NoScriptError:
-                self._shas.pop(script, None)
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")
+        if self.cluster:
+            groups: dict[str, tuple[Any, list[int]]] = {}
+            for i, key in enumerate(keys):
+                node = self.client.get_node_from_key(key)
+                groups.setdefault(node.name, (self.client.get_redis_connection(node), []))[1].append(i)
+            step = 1
+        else:
+            groups = {"": (self.client, list(range(len(keys))))}
+            step = _ROWS_PER_CALL
+        total = 0
+        for name, (client, indices) in groups.items():
+            for attempt in range(2):
+                sha_key = (name, script)
+                if sha_key not in self._shas:
+                    self._shas[sha_key] = client.script_load(script)
+                pipe = client.pipeline(transaction=False)
+                for start in range(0, len(indices), step):
+                    chunk = indices[start : start + step]
+                    args = [a for i in chunk for a in per_key[i]]
+                    pipe.evalsha(self._shas[sha_key], len(chunk), *(keys[i] for i in chunk), *shared, *args)
+                try:
+                    total += sum(int(r) for r in pipe.execute())
+                    break
+                except redis.exceptions.NoScriptError:
+                    self._shas.pop(sha_key, None)
+                    if attempt:
+                        raise
+        return total
 
     def write(self, writes: Sequence[Write], generation: int, now_us: int) -> int:
         """Writes a batch in one pipelined round trip; returns how many rows were stored (not older).

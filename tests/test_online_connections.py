@@ -1,0 +1,178 @@
+"""The connection URL's promises against real servers: Redis Cluster and TLS."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import redis
+
+from featurelayer import FeatureStore, find_project
+from featurelayer._dbt import run_dbt
+from featurelayer.example_data import generate_example_data
+
+from .conftest import RedisServer, copy_example_project, free_port, redis_server_binary
+
+pytestmark = [pytest.mark.slow, pytest.mark.redis]
+
+END = dt.datetime(2025, 4, 1)
+FEATURES = ["user_activity:daily_transactions", "user_activity:avg_transaction_value_7d", "user_profile:plan"]
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = copy_example_project(tmp_path_factory.mktemp("connections_example"))
+    generate_example_data(root / "data" / "raw", users=40, days=45, end=END.date())
+    run_dbt(find_project(root), ["build"])
+    return root
+
+
+def _check_sync_and_read(example: Path, url: str) -> None:
+    with FeatureStore(example, online_url=url, clock=lambda: END) as store:
+        report = store.sync(full=True)
+        assert report.rows > 0
+        users = list(range(1, 41))
+        online = store.get_online_features(FEATURES, {"user_id": users})
+        offline = store.get_historical_features(
+            pd.DataFrame({"user_id": users, "event_timestamp": [END] * len(users)}), FEATURES
+        ).to_arrow()
+        for name in online.statuses:
+            assert online.to_arrow().column(name).equals(offline.column(name)), name
+        assert store.sync().rows >= 0  # incremental, with the watermark kept in the store
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[RedisServer]]:
+    """Three primaries on free ports, slots split in three, joined with CLUSTER MEET."""
+    folder = tmp_path_factory.mktemp("cluster")
+    bus_ports = [free_port() for _ in range(3)]  # the default bus port, port + 10000, may not exist
+    nodes = [
+        RedisServer(
+            folder / f"n{i}",
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            f"nodes-{i}.conf",
+            "--cluster-port",
+            str(bus_ports[i]),
+        ).start()
+        for i in range(3)
+    ]
+    try:
+        clients = [redis.Redis(port=n.port) for n in nodes]
+        bounds = [(0, 5460), (5461, 10922), (10923, 16383)]
+        for client, (low, high) in zip(clients, bounds, strict=True):
+            client.execute_command("CLUSTER", "ADDSLOTSRANGE", low, high)
+        for node, bus_port in zip(nodes[1:], bus_ports[1:], strict=True):
+            clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", node.port, bus_port)
+        deadline = time.monotonic() + 30
+        while not all(c.execute_command("CLUSTER", "INFO").decode().find("cluster_state:ok") >= 0 for c in clients):
+            assert time.monotonic() < deadline, "the cluster did not form"
+            time.sleep(0.2)
+        yield nodes
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+def test_redis_cluster_through_the_url(example: Path, cluster: list[RedisServer]) -> None:
+    url = f"redis://127.0.0.1:{cluster[0].port}/0?cluster=true"
+    _check_sync_and_read(example, url)
+    # the rows really are spread over the nodes, one entity's views in one slot
+    counts = [redis.Redis(port=n.port).dbsize() for n in cluster]
+    assert sum(counts) > 0 and all(c > 0 for c in counts), counts
+    node = redis.Redis(port=cluster[0].port)
+    for key in node.scan_iter(match="fl:*{*", count=1000):
+        entity = key.decode().split("{", 1)[1].split("}", 1)[0]
+        assert node.execute_command("CLUSTER", "KEYSLOT", f"{{{entity}}}:x") == node.execute_command(
+            "CLUSTER", "KEYSLOT", key
+        )
+        break
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
+    """redis-server speaking only TLS, with a self-signed certificate made here."""
+    folder = tmp_path_factory.mktemp("tls")
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(folder / "key.pem"),
+            "-out",
+            str(folder / "cert.pem"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            redis_server_binary(),
+            "--port",
+            "0",
+            "--tls-port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+            "--tls-cert-file",
+            str(folder / "cert.pem"),
+            "--tls-key-file",
+            str(folder / "key.pem"),
+            "--tls-ca-cert-file",
+            str(folder / "cert.pem"),
+            "--tls-auth-clients",
+            "no",
+            "--requirepass",
+            "tls-secret",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                redis.Redis(
+                    host="127.0.0.1", port=port, ssl=True, ssl_ca_certs=str(folder / "cert.pem"), password="tls-secret"
+                ).ping()
+                break
+            except redis.RedisError:
+                assert time.monotonic() < deadline and process.poll() is None, "TLS redis-server did not start"
+                time.sleep(0.1)
+        yield port, folder / "cert.pem"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_tls_and_auth_through_the_url(example: Path, tls_server: tuple[int, Path]) -> None:
+    port, ca = tls_server
+    _check_sync_and_read(example, f"rediss://:tls-secret@127.0.0.1:{port}/0?ssl_ca_certs={ca}")
+    with FeatureStore(example, online_url=f"redis://:tls-secret@127.0.0.1:{port}/0", clock=lambda: END) as store:
+        from featurelayer import OnlineStoreError
+
+        with pytest.raises(OnlineStoreError, match=r"redis://:\*\*\*@127.0.0.1"):
+            store.get_online_features(FEATURES, [{"user_id": 1}])  # plain TCP to a TLS port
