@@ -46,13 +46,13 @@ def _now(days: int) -> dt.datetime:
     return dt.datetime(2025, 1, 1) + dt.timedelta(days=days, hours=12)
 
 
-def measure_sync(data: Path, url: str, days: int) -> dict[str, float]:
+def measure_sync(data: Path, url: str, days: int, target: str) -> dict[str, float]:
     """Runs in its own process: a full sync; returns rows, seconds and peak RSS."""
     from featurelayer import FeatureStore
 
     os.environ["FEATURELAYER_BENCH_DIR"] = str(data)
     now = _now(days)
-    with FeatureStore(HERE / "project", online_url=url, clock=lambda: now) as store:
+    with FeatureStore(HERE / "project", target=target, online_url=url, clock=lambda: now) as store:
         start = time.perf_counter()
         report = store.sync(full=True, batch_rows=10_000)
         seconds = time.perf_counter() - start
@@ -136,10 +136,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3_000)
     parser.add_argument("--redis-url", default=None, help="default: a private redis-server on a free port")
     parser.add_argument("--data", type=Path, default=HERE / ".work" / "online")
-    parser.add_argument("--measure-sync", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--measure-sync", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure_sync:
-        print(json.dumps(measure_sync(args.data, args.redis_url, args.days)))
+        print(json.dumps(measure_sync(args.data, args.redis_url, args.days, args.measure_sync)))
         return
 
     from retrieval import build, generate
@@ -164,13 +164,16 @@ def main() -> None:
         time.sleep(0.5)
     try:
         before, _ = redis_memory(url)
-        out = subprocess.run([sys.executable, __file__, "--measure-sync", "--data", str(args.data), "--redis-url", url,
-                              "--days", str(args.days)], check=True, capture_output=True, text=True)
-        sync = json.loads(out.stdout.strip().splitlines()[-1])
-        after, keys = redis_memory(url)
+        print()
+        for target in ("duckdb_capped", "duckdb"):  # the first run writes, the second rewrites the same rows
+            out = subprocess.run([sys.executable, __file__, "--measure-sync", target, "--data", str(args.data),
+                                  "--redis-url", url, "--days", str(args.days)], check=True, capture_output=True, text=True)
+            sync = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"sync ({target}): {sync['rows']:,} rows in {sync['seconds']:.1f} s = "
+                  f"{sync['rows'] / sync['seconds']:,.0f} rows/s, peak memory {sync['peak_mb']:.0f} MB")
+            if target == "duckdb_capped":
+                after, keys = redis_memory(url)
         per_key = (after - before) / max(keys, 1)
-        print(f"\nsync: {sync['rows']:,} rows in {sync['seconds']:.1f} s = {sync['rows'] / sync['seconds']:,.0f} rows/s, "
-              f"peak memory {sync['peak_mb']:.0f} MB")
         print(f"redis: {keys:,} keys, {(after - before) / 2**20:,.0f} MB: {per_key:.0f} bytes per stored row "
               f"({per_key / 2:.0f} per feature value; 2 features per view)")
         print(f"\n{'reader':<36}{'rows':>6}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}")

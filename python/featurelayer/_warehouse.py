@@ -1,13 +1,14 @@
-"""Connections to the warehouse a project's dbt target points at.
+"""Connections to the DuckDB database a project's dbt target points at.
 
-Only DuckDB is opened directly for now (the embedded default); other
-warehouses are reached through their dbt adapters as retrieval grows.
-Every session runs in UTC: feature tables store naive UTC timestamps.
+Every session runs in UTC (feature tables store naive UTC timestamps) with
+the profile's other DuckDB settings, as dbt's own sessions do.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from sqlglot import exp
 
 from ._errors import ProjectError
 from ._profile import load_target
@@ -41,5 +42,14 @@ def connect_duckdb(project: Project) -> duckdb.DuckDBPyConnection:
         if not Path(path).is_file():
             raise ProjectError(f"The DuckDB database {path} does not exist yet. Run `featurelayer build` first.")
     connection = duckdb.connect(path)
-    connection.execute("set TimeZone = 'UTC'")
+    # the profile's DuckDB settings (memory_limit, threads, ...) apply here as they do in dbt;
+    # the session time zone is UTC whatever they say
+    configured = settings.get("settings") or {}
+    for name, value in [*((k, v) for k, v in configured.items() if str(k).lower() != "timezone"), ("TimeZone", "UTC")]:
+        statement = exp.Set(
+            expressions=[
+                exp.SetItem(this=exp.EQ(this=exp.to_identifier(str(name)), expression=exp.Literal.string(str(value))))
+            ]
+        )
+        connection.execute(statement.sql("duckdb"))
     return connection
