@@ -1,0 +1,142 @@
+"""SQL-expression transforms: the offline SQL and the online pyarrow function agree exactly."""
+
+from __future__ import annotations
+
+import math
+
+import duckdb
+import pyarrow as pa
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlglot import exp
+
+from featurelayer import DefinitionError, ValidationError
+from featurelayer._transforms import compile_arrow, compile_sql, on_demand_transform, parse_sql_transform
+
+EXPRESSIONS = {
+    "double": [
+        "a * 0.5 + x * 0.3",
+        "a / b",
+        "x / a + 1",
+        "case when a > 2 then x when b is null then -1 else 0.25 end",
+        "coalesce(x, a, 7)",
+        "abs(x - 2.5)",
+        "-x * a",
+        "if(a > b, x, b)",
+    ],
+    "integer": ["cast(x as integer)", "cast(x * 3 as bigint)", "coalesce(a, b, 7)", "a - b * 2"],
+    "boolean": [
+        "flag and x > 1",
+        "not flag or a = b",
+        "a is not null and b <> 0",
+        "x >= 2.5 or a is null",
+        "cast(a as boolean)",
+    ],
+}
+CASES = [(kind, expression) for kind, expressions in EXPRESSIONS.items() for expression in expressions]
+
+ints = st.one_of(st.none(), st.sampled_from([0, 1, 2, 3, -1]), st.integers(-1000, 1000))
+floats = st.one_of(
+    st.none(),
+    st.sampled_from([0.0, 0.5, -0.5, 2.5, -2.5, 1e-9]),
+    st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False),
+)
+rows = st.lists(st.tuples(ints, ints, floats, st.one_of(st.none(), st.booleans())), min_size=1, max_size=40)
+
+
+def _offline(expression: str, kind: str, table: pa.Table) -> pa.Array:
+    """The compiled SQL, run by DuckDB over the same rows."""
+    output = parse_sql_transform("t", {"outputs": {"out": {"type": kind, "expression": expression}}}).outputs[0]
+    compiled = compile_sql(output, lambda column: exp.column(column.name, table="input", quoted=True))
+    query = exp.select(compiled.as_("out")).from_(exp.to_table("input"))
+    with duckdb.connect() as connection:
+        connection.register("input", table)
+        return connection.sql(query.sql("duckdb")).to_arrow_table().column("out").combine_chunks()
+
+
+def _online(expression: str, kind: str, table: pa.Table) -> pa.Array:
+    output = parse_sql_transform("t", {"outputs": {"out": {"type": kind, "expression": expression}}}).outputs[0]
+    return compile_arrow(output)(table)
+
+
+@pytest.mark.parametrize(("kind", "expression"), CASES)
+@given(data=rows)
+def test_offline_sql_and_online_arrow_agree(kind: str, expression: str, data: list[tuple]) -> None:  # type: ignore[type-arg]
+    table = pa.table(
+        {
+            "a": pa.array([r[0] for r in data], pa.int64()),
+            "b": pa.array([r[1] for r in data], pa.int32()),
+            "x": pa.array([r[2] for r in data], pa.float64()),
+            "flag": pa.array([r[3] for r in data], pa.bool_()),
+        }
+    )
+    offline = _offline(expression, kind, table)
+    online = _online(expression, kind, table)
+    assert online.type == offline.type
+    for i, (want, got) in enumerate(zip(offline.to_pylist(), online.to_pylist(), strict=True)):
+        if isinstance(want, float) and isinstance(got, float):
+            assert want == got or (math.isnan(want) and math.isnan(got)), (i, data[i], want, got)
+        else:
+            assert want == got, (i, data[i], want, got)
+
+
+def test_pinned_semantics() -> None:
+    table = pa.table(
+        {
+            "a": pa.array([1, 3, None], pa.int64()),
+            "b": pa.array([0, 2, 1], pa.int32()),
+            "x": pa.array([2.5, -2.5, 0.5]),
+            "flag": pa.array([True, None, False]),
+        }
+    )
+    assert _online("a / b", "double", table).to_pylist() == [None, 1.5, None]  # / is float division, x/0 is NULL
+    assert _online("cast(x as integer)", "integer", table).to_pylist() == [3, -3, 1]  # half away from zero
+    assert _online("a * 0.3", "double", table).to_pylist() == [0.3, 3 * 0.3, None]  # literals are doubles
+    assert _online("flag or a > 2", "boolean", table).to_pylist() == [True, True, None]  # three-valued
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("upper(label)", "UPPER"),
+        ("(select 1)", "SELECT"),
+        ("cast(x as varchar)", "cast to boolean, an integer type or double"),
+        ("a +", "does not parse"),
+        ("sum(a)", "SUM"),
+    ],
+)
+def test_unsupported_sql_fails_when_loaded(expression: str, message: str) -> None:
+    with pytest.raises(DefinitionError, match=message):
+        parse_sql_transform("t", {"outputs": {"out": {"type": "double", "expression": expression}}})
+
+
+def test_bad_declarations() -> None:
+    with pytest.raises(DefinitionError, match="needs `outputs"):
+        parse_sql_transform("t", {"expression": "a"})
+    with pytest.raises(DefinitionError, match="needs `type:` and `expression:`"):
+        parse_sql_transform("t", {"outputs": {"out": {"expression": "a"}}})
+    with pytest.raises(DefinitionError, match="mode must be"):
+        on_demand_transform(inputs=["a"], outputs={"b": "double"}, mode="polars")
+
+
+def test_python_transform_output_is_checked() -> None:
+    from featurelayer._transforms import _DECLARED
+
+    @on_demand_transform(inputs=["a"], outputs={"doubled": "double"}, name="t_good")
+    def good(table: pa.Table) -> dict[str, object]:
+        return {"doubled": [None if v is None else v * 2 for v in table["a"].to_pylist()]}
+
+    @on_demand_transform(inputs=["a"], outputs={"doubled": "double"}, name="t_bad", mode="pandas")
+    def bad(frame):  # type: ignore[no-untyped-def]
+        return frame.rename(columns={"a": "wrong"})
+
+    good_t, bad_t = _DECLARED.pop("t_good"), _DECLARED.pop("t_bad")
+    table = pa.table({"a": pa.array([1, None, 3], pa.int64())})
+    result = good_t.apply(table)
+    assert result.schema.field("doubled").type == pa.float64()
+    assert result.column("doubled").to_pylist() == [2.0, None, 6.0]
+    with pytest.raises(
+        ValidationError, match=r"Transform 't_bad' returned columns \['wrong'\].*declares \['doubled'\]"
+    ):
+        bad_t.apply(table)
