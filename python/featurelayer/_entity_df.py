@@ -85,8 +85,10 @@ def pick_timestamp_column(schema: Iterable[tuple[str, Any]], is_timestamp: Any) 
     )
 
 
-def entity_rows_from_arrow(table: pa.Table, join_keys: Sequence[str]) -> EntityRows:
-    """Checks the caller's table and extracts row number, keys and UTC timestamp.
+def entity_rows_from_arrow(table: pa.Table, join_keys: Sequence[str], extra: Sequence[str] = ()) -> EntityRows:
+    """Checks the caller's table and extracts row number, keys, ``extra`` columns and UTC timestamp.
+
+    ``extra`` are request fields the warehouse needs (SQL transforms read them).
 
     Raises:
         ValidationError: a join key or the timestamp column is missing, or the
@@ -113,9 +115,10 @@ def entity_rows_from_arrow(table: pa.Table, join_keys: Sequence[str]) -> EntityR
     if column.null_count:
         raise ValidationError(f"entity_df column '{ts_name}' has {column.null_count} null timestamp(s).")
     utc = _naive_utc(column)
+    carried = [c for c in extra if c not in join_keys]
     keys = pa.table(
-        [pa.array(range(table.num_rows), pa.int64()), *(table.column(k) for k in join_keys), utc],
-        names=[ROW_ID, *join_keys, TIMESTAMP],
+        [pa.array(range(table.num_rows), pa.int64()), *(table.column(k) for k in [*join_keys, *carried]), utc],
+        names=[ROW_ID, *join_keys, *carried, TIMESTAMP],
     )
     return EntityRows(original=table, keys=keys, timestamp_column=ts_name)
 

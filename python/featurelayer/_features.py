@@ -1,9 +1,9 @@
 """Resolves what a caller asks for into (view, feature, output column) triples.
 
 Callers name features as ``"view:feature"`` references (``"view:*"`` for all
-of a view's features) or name a feature service. Services are resolved by
-``Registry.feature_service`` once they exist; everything downstream only sees
-``FeatureRef`` lists, so training and serving share one resolution.
+of a view's features) or name a feature service (``_services.resolve_request``
+expands it into references, then calls this); everything downstream only
+sees ``FeatureRef`` lists, so training and serving share one resolution.
 """
 
 from __future__ import annotations
@@ -48,14 +48,9 @@ def resolve_features(
             close names), a duplicate, or two features landing in one column.
     """
     if isinstance(features, str):
-        if ":" in features:
-            raise ValidationError(
-                f"features must be a list of 'view:feature' references or a feature service name; "
-                f"got the single string {features!r}. Write [{features!r}]."
-            )
+        hint = f" Write [{features!r}]." if ":" in features else " (A feature service name goes to resolve_request.)"
         raise ValidationError(
-            f"No feature service '{features}': this project declares no feature services. "
-            "Pass a list of 'view:feature' references instead."
+            f"features must be a list of 'view:feature' references; got the single string {features!r}.{hint}"
         )
     if not features:
         raise ValidationError("features is empty: name at least one 'view:feature' reference.")

@@ -55,7 +55,7 @@ class OnlineResponse:
 
     def __init__(
         self,
-        columns: dict[str, list[Any]],
+        columns: dict[str, Any],
         features: dict[str, pa.DataType],
         statuses: dict[str, list[FieldStatus]],
     ) -> None:
@@ -64,15 +64,31 @@ class OnlineResponse:
         self.statuses: Mapping[str, list[FieldStatus]] = statuses
         self._table: pa.Table | None = None
 
+    @property
+    def columns(self) -> list[str]:
+        return list(self._columns)
+
     def to_arrow(self) -> pa.Table:
         """The values as a pyarrow Table, features in their declared types."""
         if self._table is None:
             arrays = {
-                name: decode_column(values, self._features[name]) if name in self._features else pa.array(values)
+                name: values
+                if isinstance(values, pa.Array | pa.ChunkedArray)
+                else decode_column(values, self._features[name])
+                if name in self._features
+                else pa.array(values)
                 for name, values in self._columns.items()
             }
             self._table = pa.table(arrays)
         return self._table
+
+    def with_columns(self, arrays: Mapping[str, Any], types: Mapping[str, pa.DataType]) -> OnlineResponse:
+        """This response plus computed columns (transform outputs), PRESENT where not null."""
+        columns = {**self._columns, **arrays}
+        statuses = dict(self.statuses)
+        for name, array in arrays.items():
+            statuses[name] = [_PRESENT if v.is_valid else _NULL for v in array]
+        return OnlineResponse(columns, {**self._features, **{n: types[n] for n in arrays}}, statuses)
 
     @property
     def table(self) -> pa.Table:
@@ -83,7 +99,9 @@ class OnlineResponse:
         out: dict[str, list[Any]] = {}
         for name, values in self._columns.items():
             kind = self._features.get(name)
-            if kind is None or any(check(kind) for check in _PLAIN):
+            if isinstance(values, pa.Array | pa.ChunkedArray):
+                out[name] = values.to_pylist()
+            elif kind is None or any(check(kind) for check in _PLAIN):
                 out[name] = list(values)
             else:  # timestamps, dates, decimals, bytes: through their Arrow type
                 out[name] = decode_column(values, kind).to_pylist()

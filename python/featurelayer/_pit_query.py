@@ -34,10 +34,12 @@ from typing import TYPE_CHECKING
 from sqlglot import exp
 
 from ._entity_df import ROW_ID, TIMESTAMP
+from ._transforms import SqlTransform, compile_sql
 
 if TYPE_CHECKING:
     from ._features import FeatureRef
     from ._registry import FeatureView
+    from ._services import BoundTransform
 
 __all__ = ["point_in_time_query", "view_table"]
 
@@ -56,15 +58,18 @@ def point_in_time_query(
     *,
     passthrough: Sequence[str] = (),
     as_known_at_time: bool = False,
+    transforms: Sequence[BoundTransform] = (),
 ) -> exp.Select:
-    """SELECT the row id, ``passthrough`` entity columns and every requested feature.
+    """SELECT the row id, ``passthrough`` entity columns, every requested feature and SQL transform.
 
     Args:
-        entity: a table or subquery with ``__fl_row``, the join keys and ``__fl_ts``.
+        entity: a table or subquery with ``__fl_row``, the join keys and ``__fl_ts``
+            (and the request fields SQL transforms read).
         refs: the resolved features (see ``resolve_features``).
         passthrough: entity columns to carry into the result (for SQL entity input).
         as_known_at_time: also require ``created_timestamp <= __fl_ts`` (see
             ``FeatureStore.get_historical_features``).
+        transforms: the request's transforms; the SQL ones are computed here.
 
     >>> from sqlglot import exp
     >>> point_in_time_query(exp.to_table("e"), []).sql()
@@ -85,10 +90,20 @@ def point_in_time_query(
         else:
             table, on = view_table(view, alias), _interval_condition(view, alias)
         select = select.join(table, on=on, join_type="left")
-    outputs = [
-        exp.column(ref.feature.name, table=aliases[ref.view.name], quoted=True).as_(ref.output_name, quoted=True)
-        for ref in refs
-    ]
+    sources = {ref.output_name: exp.column(ref.feature.name, table=aliases[ref.view.name], quoted=True) for ref in refs}
+    outputs = [sources[ref.output_name].copy().as_(ref.output_name, quoted=True) for ref in refs]
+    for bound in transforms:
+        if not isinstance(bound.transform, SqlTransform):
+            continue
+
+        def column(node: exp.Column, bound: BoundTransform = bound) -> exp.Expr:
+            written = f"{node.table}.{node.name}" if node.table else node.name
+            name = bound.inputs[written]
+            return sources[name].copy() if name in sources else exp.column(name, table=ENTITY_ALIAS, quoted=True)
+
+        own = {o.name: o for o in bound.transform.outputs}
+        for result_column, name in bound.outputs.items():
+            outputs.append(compile_sql(own[name], column).as_(result_column, quoted=True))
     return select.select(*outputs).order_by(row_id)
 
 

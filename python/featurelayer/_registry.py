@@ -18,13 +18,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+
 from ._errors import DefinitionError, ManifestError, ValidationError
+from ._services import FeatureService, RequestSource, parse_request_sources, parse_services, resolve_request
+from ._transforms import Transform, load_python_transforms, parse_sql_transform
 from ._ttl import parse_ttl
 from ._types import arrow_type, is_timestamp, sqlglot_dialect
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
     from ._project import Project
 
 __all__ = ["Entity", "Feature", "FeatureView", "Registry"]
@@ -134,6 +136,9 @@ class Registry:
     entities: Mapping[str, Entity]
     feature_views: Mapping[str, FeatureView]
     manifest_path: Path
+    feature_services: Mapping[str, FeatureService] = field(default_factory=dict)
+    request_sources: Mapping[str, RequestSource] = field(default_factory=dict)
+    transforms: Mapping[str, Transform] = field(default_factory=dict)
 
     @classmethod
     def from_project(cls, project: Project, *, check_fresh: bool = True) -> Registry:
@@ -177,13 +182,31 @@ class Registry:
             if node.get("resource_type") == "model" and meta is not None:
                 view = _feature_view(node, meta, entities, dialect)
                 views[view.name] = view
-        return cls(
+        config = (project_yml.get("vars") or {}).get("feature_layer") or {}
+        transforms: dict[str, Transform] = {
+            name: parse_sql_transform(name, spec) for name, spec in (config.get("transforms") or {}).items()
+        }
+        if config.get("transforms_module"):
+            for name, transform in load_python_transforms(project.root / str(config["transforms_module"])).items():
+                if name in transforms:
+                    raise DefinitionError(f"Transform '{name}' is declared both in YAML and in Python.")
+                transforms[name] = transform
+        registry = cls(
             project_name=str(metadata.get("project_name", expected or "")),
             adapter_type=str(metadata.get("adapter_type", "duckdb")),
             entities=entities,
             feature_views=dict(sorted(views.items())),
             manifest_path=path,
+            feature_services=dict(sorted(parse_services(manifest).items())),
+            request_sources=parse_request_sources(config.get("request_sources")),
+            transforms=transforms,
         )
+        for service in registry.feature_services.values():  # fail at load, not at request time
+            try:
+                resolve_request(registry, service.name)
+            except (ValidationError, DefinitionError) as exc:
+                raise DefinitionError(f"Feature service '{service.name}': {exc}") from None
+        return registry
 
     def feature_view(self, name: str) -> FeatureView:
         """The feature view called ``name``; the error suggests close names."""
@@ -195,6 +218,38 @@ class Registry:
                 f"No feature view '{name}'.{_suggest(name, names)} "
                 f"Feature views: {', '.join(names) or '(none: no model has config.meta.feature_layer)'}."
             ) from None
+
+    def feature_service(self, name: str) -> FeatureService:
+        """The feature service called ``name``; the error suggests close names."""
+        try:
+            return self.feature_services[name]
+        except KeyError:
+            names = list(self.feature_services)
+            raise ValidationError(
+                f"No feature service '{name}'.{_suggest(name, names)} "
+                f"Feature services: {', '.join(names) or '(none: no exposure has config.meta.feature_layer)'}. "
+                "Or pass a list of 'view:feature' references."
+            ) from None
+
+    def transform(self, name: str) -> Transform:
+        try:
+            return self.transforms[name]
+        except KeyError:
+            raise DefinitionError(
+                f"No transform '{name}'.{_suggest(name, self.transforms)} Declare it under dbt_project.yml "
+                "`vars: feature_layer: transforms:` or with @on_demand_transform in the transforms module."
+            ) from None
+
+    def request_field(self, ref: str) -> tuple[str, pa.DataType] | None:
+        """A request field by ``name`` or ``source.name``: (column name, type), or None."""
+        source_name, _, field_name = ref.rpartition(".")
+        for source in self.request_sources.values():
+            if (not source_name or source.name == source_name) and field_name in source.fields:
+                return field_name, source.fields[field_name]
+        return None
+
+    def request_field_names(self) -> list[str]:
+        return [f for source in self.request_sources.values() for f in source.fields]
 
 
 def _suggest(name: str, options: Iterable[str]) -> str:

@@ -18,14 +18,15 @@ from sqlglot import exp
 
 from ._entity_df import ROW_ID, TIMESTAMP, EntityRows, entity_rows_from_arrow, pick_timestamp_column, to_arrow
 from ._errors import ValidationError
-from ._features import FeatureRef, resolve_features
 from ._offline import OfflineStore, offline_store_for
 from ._online import OnlineResponse, read_online
 from ._online_store import OnlineStore, open_online_store
 from ._pit_query import point_in_time_query, view_table
 from ._project import Project, find_project
 from ._registry import Registry
+from ._services import ResolvedRequest, apply_transforms, resolve_request
 from ._sync import SyncReport, sync_views
+from ._transforms import SqlTransform
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,7 +60,7 @@ class FeatureStore:
         self._offline: OfflineStore | None = None
         self._online: OnlineStore | None = None
         self._online_url = online_url
-        self._resolved: dict[tuple[Any, ...], list[FeatureRef]] = {}
+        self._resolved: dict[tuple[Any, ...], ResolvedRequest] = {}
         #: "now" for syncs and online reads (naive UTC); replaceable for tests and replays.
         self.clock: Callable[[], dt.datetime] = clock or _utc_now
 
@@ -172,22 +173,28 @@ class FeatureStore:
             An ``OnlineResponse``: ``.to_dict()``, ``.to_arrow()``, ``.to_pandas()``, and
             ``.statuses`` telling present, null, not found and expired apart.
         """
-        refs = self._resolve_cached(features, full_feature_names)
-        return read_online(
+        request = self._resolve_cached(features, full_feature_names)
+        response = read_online(
             self.registry.project_name,
             self.online_store,
-            refs,
+            request.refs,
             entity_rows,
             now=self.clock(),
             request_data=request_data,
         )
+        if not request.transforms:
+            return response
+        _check_request_fields(list(response.columns), request, "request_data")
+        table = apply_transforms(request, response.to_arrow())
+        added = [name for t in request.transforms for name in t.outputs]
+        return response.with_columns({name: table.column(name) for name in added}, request.output_types)
 
-    def _resolve_cached(self, features: Sequence[str] | str, full_feature_names: bool) -> list[FeatureRef]:
+    def _resolve_cached(self, features: Sequence[str] | str, full_feature_names: bool) -> ResolvedRequest:
         """Resolution is pure given the registry: cache it for the online hot path."""
         key = (features if isinstance(features, str) else tuple(features), full_feature_names, id(self.registry))
         cached = self._resolved.get(key)
         if cached is None:
-            cached = resolve_features(self.registry, features, full_feature_names=full_feature_names)
+            cached = resolve_request(self.registry, features, full_feature_names=full_feature_names)
             if len(self._resolved) > 256:
                 self._resolved.clear()
             self._resolved[key] = cached
@@ -223,13 +230,15 @@ class FeatureStore:
             ValidationError: unknown view or feature, missing key or timestamp
                 column, wrong timestamp type, or a column-name collision.
         """
-        refs = resolve_features(self.registry, features, full_feature_names=full_feature_names)
-        keys = list(dict.fromkeys(k for ref in refs for k in ref.view.join_keys))
+        request = resolve_request(self.registry, features, full_feature_names=full_feature_names)
+        keys = list(dict.fromkeys(k for ref in request.refs for k in ref.view.join_keys))
         if isinstance(entity_df, str):
-            return RetrievalJob._from_sql(self, entity_df, refs, keys, as_known_at_time)
-        rows = entity_rows_from_arrow(to_arrow(entity_df), keys)
-        _check_collisions(rows.keys.column_names if rows.original is None else rows.original.column_names, refs)
-        return RetrievalJob(self, refs, rows, None, as_known_at_time)
+            return RetrievalJob._from_sql(self, entity_df, request, keys, as_known_at_time)
+        table = to_arrow(entity_df)
+        _check_request_fields(table.column_names, request, "entity_df")
+        rows = entity_rows_from_arrow(table, keys, extra=list(request.request_fields))
+        _check_collisions(table.column_names, request)
+        return RetrievalJob(self, request, rows, None, as_known_at_time)
 
     def get_features_as_of(
         self, features: Sequence[str] | str, timestamp: dt.datetime, *, full_feature_names: bool = False
@@ -239,7 +248,13 @@ class FeatureStore:
         The entities are those with a row valid at ``timestamp`` in at least one
         requested view; the views must share their join keys.
         """
-        refs = resolve_features(self.registry, features, full_feature_names=full_feature_names)
+        request = resolve_request(self.registry, features, full_feature_names=full_feature_names)
+        if request.request_fields:
+            raise ValidationError(
+                f"get_features_as_of has no request data for the transforms' fields {sorted(request.request_fields)}; "
+                "use get_historical_features with those fields as entity_df columns."
+            )
+        refs = request.refs
         key_sets = {ref.view.join_keys for ref in refs}
         if len(key_sets) > 1:
             raise ValidationError(
@@ -272,8 +287,8 @@ class FeatureStore:
             exp.cast(exp.Placeholder(), "TIMESTAMP").as_(TIMESTAMP, quoted=True),
         ).from_(valid_keys.subquery("fl_valid_keys"))
         params = [instant] + [instant, instant] * len(views)
-        _check_collisions(keys, refs)
-        return RetrievalJob(self, refs, None, (entity.subquery(), keys, params), False)
+        _check_collisions(keys, request)
+        return RetrievalJob(self, request, None, (entity.subquery(), keys, params), False)
 
 
 class RetrievalJob:
@@ -282,20 +297,21 @@ class RetrievalJob:
     def __init__(
         self,
         store: FeatureStore,
-        refs: list[FeatureRef],
+        request: ResolvedRequest,
         rows: EntityRows | None,
         sql_entity: tuple[exp.Expr, list[str], list[Any]] | None,
         as_known_at_time: bool,
     ) -> None:
         self._store = store
-        self._refs = refs
+        self._request = request
+        self._refs = request.refs
         self._rows = rows
         self._sql_entity = sql_entity
         self._as_known_at_time = as_known_at_time
 
     @classmethod
     def _from_sql(
-        cls, store: FeatureStore, sql: str, refs: list[FeatureRef], keys: list[str], as_known_at_time: bool
+        cls, store: FeatureStore, sql: str, request: ResolvedRequest, keys: list[str], as_known_at_time: bool
     ) -> RetrievalJob:
         offline = store.offline_store
         schema = offline.query_schema(sql)
@@ -307,19 +323,20 @@ class RetrievalJob:
                 f"Its columns: {names}."
             )
         ts = pick_timestamp_column(schema, lambda kind: str(kind).upper().startswith(("TIMESTAMP", "DATE")))
-        _check_collisions(names, refs)
+        _check_request_fields(names, request, "entity_df query")
+        _check_collisions(names, request)
         query = offline.parse(sql)
         entity = exp.select(
             exp.Sub(this=exp.Window(this=exp.RowNumber()), expression=exp.Literal.number(1)).as_(ROW_ID, quoted=True),
             exp.Column(this=exp.Star(), table=exp.to_identifier("fl_q", quoted=True)),
             exp.cast(exp.column(ts, table="fl_q", quoted=True), "TIMESTAMP").as_(TIMESTAMP, quoted=True),
         ).from_(exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier("fl_q", quoted=True))))
-        return cls(store, refs, None, (entity.subquery(), names, []), as_known_at_time)
+        return cls(store, request, None, (entity.subquery(), names, []), as_known_at_time)
 
     @property
     def features(self) -> list[str]:
-        """The output feature columns, in order."""
-        return [ref.output_name for ref in self._refs]
+        """The output columns: features, then transform outputs, in order."""
+        return self._request.output_names
 
     def sql(self, dialect: str | None = None, pretty: bool = True) -> str:
         """The point-in-time SQL this job runs (entity rows appear as a placeholder table).
@@ -339,7 +356,11 @@ class RetrievalJob:
             assert self._rows is not None
             passthrough = self._rows.original.column_names if for_table and self._rows.original is not None else []
         query = point_in_time_query(
-            entity, self._refs, passthrough=passthrough, as_known_at_time=self._as_known_at_time
+            entity,
+            self._refs,
+            passthrough=passthrough,
+            as_known_at_time=self._as_known_at_time,
+            transforms=self._request.transforms,
         )
         if for_table:  # the caller's table has no internal row id
             query.set("expressions", query.expressions[1:])
@@ -349,9 +370,9 @@ class RetrievalJob:
         """The training data as a pyarrow Table: the entity rows' columns, then the features."""
         offline = self._store.offline_store
         if self._sql_entity is not None:
-            entity, _, params = self._sql_entity
+            entity, passthrough, params = self._sql_entity
             result = offline.to_arrow(self._query(entity, for_table=False), params)
-            return self._typed(result.drop_columns([ROW_ID]))
+            return self._finish(result.drop_columns([ROW_ID]), passthrough)
         assert self._rows is not None and self._rows.original is not None
         with offline.registered(self._rows.keys) as entity:
             result = offline.to_arrow(self._query(entity, for_table=False))
@@ -362,9 +383,9 @@ class RetrievalJob:
                 "feature_layer.valid_intervals and run its valid_intervals_ordered test (`featurelayer build`)."
             )
         table = self._rows.original
-        for ref in self._refs:
-            table = table.append_column(ref.output_name, result.column(ref.output_name))
-        return self._typed(table)
+        for name in result.column_names[1:]:  # features and SQL transforms, after the row id
+            table = table.append_column(name, result.column(name))
+        return self._finish(table, self._rows.original.column_names)
 
     def to_pandas(self) -> pd.DataFrame:
         """The training data as a pandas DataFrame (same columns as ``to_arrow``)."""
@@ -377,6 +398,12 @@ class RetrievalJob:
 
         With a SQL entity_df the rows never pass through Python.
         """
+        python = [b.transform.name for b in self._request.transforms if not isinstance(b.transform, SqlTransform)]
+        if python:
+            raise ValidationError(
+                f"to_table cannot run the Python transform(s) {python} in the warehouse; use to_arrow() or "
+                "to_pandas(), or write them as SQL-expression transforms."
+            )
         offline = self._store.offline_store
         if self._sql_entity is not None:
             entity, _, params = self._sql_entity
@@ -388,18 +415,28 @@ class RetrievalJob:
         with offline.registered(full) as entity:
             return offline.create_table(name, self._query(entity, for_table=True))
 
-    def _typed(self, table: pa.Table) -> pa.Table:
-        """Feature columns in their declared Arrow types, whatever the warehouse returned."""
-        for ref in self._refs:
-            index = table.schema.get_field_index(ref.output_name)
-            column = table.column(index)
-            if column.type != ref.feature.arrow_type:
-                table = table.set_column(index, ref.output_name, column.cast(ref.feature.arrow_type))
-        return table
+    def _finish(self, table: pa.Table, entity_columns: Sequence[str]) -> pa.Table:
+        """Python transforms run; every output in its declared type; columns in request order."""
+        table = apply_transforms(self._request, table, skip_sql=True)
+        for name, kind in self._request.output_types.items():
+            index = table.schema.get_field_index(name)
+            if table.column(index).type != kind:
+                table = table.set_column(index, name, table.column(index).cast(kind))
+        return table.select([*entity_columns, *self._request.output_names])
 
 
-def _check_collisions(entity_columns: Sequence[str], refs: Sequence[FeatureRef]) -> None:
-    clashes = sorted(set(entity_columns) & {ref.output_name for ref in refs})
+def _check_request_fields(columns: Sequence[str], request: ResolvedRequest, where: str) -> None:
+    missing = [f for f in request.request_fields if f not in columns]
+    if missing:
+        needs = sorted({b.transform.name for b in request.transforms for c in b.inputs.values() if c in missing})
+        raise ValidationError(
+            f"Missing request data: {where} has no column(s) {missing}, which transform(s) {needs} read. "
+            f"Add them as {where} columns (online: pass them in request_data)."
+        )
+
+
+def _check_collisions(entity_columns: Sequence[str], request: ResolvedRequest) -> None:
+    clashes = sorted(set(entity_columns) & set(request.output_names))
     if clashes:
         raise ValidationError(
             f"entity_df already has column(s) {clashes}, which the requested features would also fill. "
