@@ -12,6 +12,7 @@ def test_public_names_are_pinned() -> None:
         "Entity",
         "Feature",
         "FeatureLayerError",
+        "FeatureService",
         "FeatureStore",
         "FeatureView",
         "FieldStatus",
@@ -21,10 +22,12 @@ def test_public_names_are_pinned() -> None:
         "Project",
         "ProjectError",
         "Registry",
+        "RequestSource",
         "RetrievalJob",
         "SyncReport",
         "ValidationError",
         "find_project",
+        "on_demand_transform",
         "parse_ttl",
     ]
     for name in featurelayer.__all__:

@@ -23,8 +23,10 @@ from ._errors import (
 from ._online import FieldStatus, OnlineResponse
 from ._project import Project, find_project
 from ._registry import Entity, Feature, FeatureView, Registry
+from ._services import FeatureService, RequestSource
 from ._store import FeatureStore, RetrievalJob
 from ._sync import SyncReport
+from ._transforms import on_demand_transform
 from ._ttl import parse_ttl
 
 __version__ = "0.1.0"
@@ -35,6 +37,7 @@ __all__ = [
     "Entity",
     "Feature",
     "FeatureLayerError",
+    "FeatureService",
     "FeatureStore",
     "FeatureView",
     "FieldStatus",
@@ -44,9 +47,11 @@ __all__ = [
     "Project",
     "ProjectError",
     "Registry",
+    "RequestSource",
     "RetrievalJob",
     "SyncReport",
     "ValidationError",
     "find_project",
+    "on_demand_transform",
     "parse_ttl",
 ]
