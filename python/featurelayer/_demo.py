@@ -100,18 +100,20 @@ def run_demo(project: Project, echo: Callable[[str], None]) -> None:
         echo(f"\nOnline serving: store.sync() copies the rows valid now into {where}")
         echo(store.sync(full=True).summary())
         users = [user_id, 1, 999_999_999]
-        online = store.get_online_features(features, [{"user_id": u} for u in users])
-        now = store.clock()
-        offline = store.get_historical_features(
-            pa.table(
-                {"user_id": pa.array(users, pa.int64()), "event_timestamp": pa.array([now] * 3, pa.timestamp("us"))}
-            ),
-            features,
-        ).to_arrow()
-        echo(f"store.get_online_features(...) now ({now:%Y-%m-%d %H:%M} UTC):")
+        carts = [180.0, 35.5, 60.0]
+        entity = {"user_id": pa.array(users, pa.int64()), "event_timestamp": pa.array([store.clock()] * 3)}
+        if "user_profile_service" in store.registry.feature_services:
+            requested: list[str] | str = "user_profile_service"  # features plus on-demand transforms
+            entity["cart_value"] = pa.array(carts)
+            request_data: dict[str, list[float]] | None = {"cart_value": carts}
+        else:
+            requested, request_data = features, None
+        online = store.get_online_features(requested, [{"user_id": u} for u in users], request_data=request_data)
+        offline = store.get_historical_features(pa.table(entity), requested).to_arrow()
+        echo(f"store.get_online_features({requested!r}, ...) now ({store.clock():%Y-%m-%d %H:%M} UTC):")
         echo(_table(online.to_arrow()))
         echo("statuses: " + ", ".join(f"{name}={[s.value for s in st]}" for name, st in online.statuses.items()))
-        echo("store.get_historical_features(...) at the same instant, for comparison:")
+        echo("store.get_historical_features(...) at the same instant, for comparison (training data):")
         echo(_table(offline.drop_columns(["event_timestamp"])))
 
 

@@ -20,6 +20,7 @@ import click
 from ._errors import FeatureLayerError
 from ._project import Project, find_project
 from ._registry import FeatureView, Registry
+from ._transforms import SqlTransform
 
 __all__ = ["main"]
 
@@ -77,6 +78,28 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
                 for e in registry.entities.values()
             ],
             "feature_views": [v.to_dict() for v in registry.feature_views.values()],
+            "feature_services": [
+                {
+                    "name": s.name,
+                    "features": list(s.features),
+                    "transforms": list(s.transforms),
+                    "owner": s.owner,
+                    "description": s.description,
+                }
+                for s in registry.feature_services.values()
+            ],
+            "transforms": [
+                {
+                    "name": name,
+                    "kind": "sql" if isinstance(t, SqlTransform) else "python",
+                    "outputs": {k: str(v) for k, v in t.output_types.items()},
+                }
+                for name, t in registry.transforms.items()
+            ],
+            "request_sources": [
+                {"name": r.name, "fields": {k: str(v) for k, v in r.fields.items()}}
+                for r in registry.request_sources.values()
+            ],
         }
         click.echo(json.dumps(document, indent=2))
         return
@@ -89,6 +112,19 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"  {view.name:<20} entities: {', '.join(e.name for e in view.entities)}  ttl: {ttl}")
         for feature in view.features:
             click.echo(f"    {view.name}:{feature.name:<30} {feature.arrow_type}")
+    if registry.feature_services:
+        click.echo("\nFeature services:")
+        for service in registry.feature_services.values():
+            click.echo(
+                f"  {service.name:<20} {len(service.features)} feature reference(s), "
+                f"transforms: {', '.join(service.transforms) or '-'}"
+            )
+    if registry.transforms:
+        click.echo("\nTransforms:")
+        for name, transform in registry.transforms.items():
+            kind = "sql" if isinstance(transform, SqlTransform) else "python"
+            outputs = ", ".join(f"{k} {v}" for k, v in transform.output_types.items())
+            click.echo(f"  {name:<24} ({kind}) -> {outputs}")
 
 
 @main.command()
@@ -96,9 +132,18 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 @_friendly_errors
 def describe(ctx: click.Context, view_name: str) -> None:
-    """Everything about one feature view."""
-    view = Registry.from_project(_project(ctx)).feature_view(view_name)
-    click.echo(_describe(view))
+    """Everything about one feature view or feature service."""
+    registry = Registry.from_project(_project(ctx))
+    if view_name in registry.feature_services and view_name not in registry.feature_views:
+        service = registry.feature_services[view_name]
+        click.echo(f"Feature service {service.name}")
+        click.echo(f"  owner:        {service.owner or '-'}")
+        if service.description:
+            click.echo(f"  description:  {service.description}")
+        click.echo("  features:     " + ", ".join(service.features))
+        click.echo("  transforms:   " + (", ".join(service.transforms) or "-"))
+        return
+    click.echo(_describe(registry.feature_view(view_name)))
 
 
 def _describe(view: FeatureView) -> str:
