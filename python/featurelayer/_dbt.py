@@ -67,8 +67,9 @@ def run_dbt(
     if project.target and command and command[0] not in {"deps", "clean"}:
         flags += ["--target", project.target]
     prefix = ["--quiet"] if quiet else []
-    env = {"FEATURELAYER_ROOT": str(project.root), **(extra_env or {})}
-    with _LOCK, _environment(env, keep_existing={"FEATURELAYER_ROOT"}):
+    # dbt's anonymous usage events would try the network on every run: off unless the user says otherwise
+    env = {"FEATURELAYER_ROOT": str(project.root), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **(extra_env or {})}
+    with _LOCK, _environment(env, keep_existing={"FEATURELAYER_ROOT", "DBT_SEND_ANONYMOUS_USAGE_STATS"}):
         if command and command[0] not in {"deps", "clean"}:
             _make_duckdb_folder(project)
         try:
