@@ -207,3 +207,20 @@ def redis_url(redis_server: RedisServer) -> Iterator[str]:
     client.flushdb()
     yield redis_server.url
     client.close()
+
+
+#: The example history used by the online and service tests ends here.
+EXAMPLE_END = __import__("datetime").datetime(2025, 4, 1)
+
+
+@pytest.fixture(scope="session")
+def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example project built once (80 users, 60 days ending EXAMPLE_END); tests only read it."""
+    from featurelayer import find_project
+    from featurelayer._dbt import run_dbt
+    from featurelayer.example_data import generate_example_data
+
+    root = copy_example_project(tmp_path_factory.mktemp("example"))
+    generate_example_data(root / "data" / "raw", users=80, days=60, end=EXAMPLE_END.date())
+    run_dbt(find_project(root), ["build"])
+    return root

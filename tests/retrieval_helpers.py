@@ -103,14 +103,6 @@ def _raw_tables(rows_a: list[Row], rows_b: list[Row]) -> dict[str, pa.Table]:
     }
 
 
-_PG_TYPES = {
-    pa.int64(): "bigint",
-    pa.float64(): "double precision",
-    pa.string(): "text",
-    pa.timestamp("us"): "timestamp",
-}
-
-
 def build(project_dir: Path, rows_a: list[Row], rows_b: list[Row], ttl: int | None, target: str = "duckdb") -> None:
     """Writes the raw tables into the target's warehouse and runs `dbt build` (models and interval tests)."""
     tables = _raw_tables(rows_a, rows_b)
@@ -128,19 +120,12 @@ def _write_postgres(tables: dict[str, pa.Table], schema: str) -> None:
     import psycopg2
     from psycopg2 import sql
 
+    from featurelayer._offline import copy_into_postgres
+
     with psycopg2.connect(**PG_DSN) as connection, connection.cursor() as cursor:
         cursor.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
         for name, table in tables.items():
-            target = sql.Identifier(schema, name)
-            columns = sql.SQL(", ").join(
-                sql.SQL("{} {}").format(sql.Identifier(f.name), sql.SQL(_PG_TYPES[f.type])) for f in table.schema
-            )
-            cursor.execute(sql.SQL("drop table if exists {} cascade").format(target))
-            cursor.execute(sql.SQL("create table {} ({})").format(target, columns))
-            rows = [tuple(row.values()) for row in table.to_pylist()]
-            if rows:
-                placeholders = sql.SQL(", ").join(sql.Placeholder() * len(table.schema))
-                cursor.executemany(sql.SQL("insert into {} values ({})").format(target, placeholders), rows)
+            copy_into_postgres(cursor, sql.Identifier(schema, name), table)
 
 
 @pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])

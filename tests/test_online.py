@@ -22,19 +22,17 @@ import pyarrow as pa
 import pytest
 import redis
 
-from featurelayer import FeatureStore, FieldStatus, OnlineStoreError, ValidationError, find_project
-from featurelayer._dbt import run_dbt
+from featurelayer import FeatureStore, FieldStatus, OnlineStoreError, ValidationError
 from featurelayer._online_codec import decode_row, micros
-from featurelayer.example_data import generate_example_data
 
-from .conftest import REPO, RedisServer, copy_example_project
+from .conftest import EXAMPLE_END, REPO, RedisServer
 from .retrieval_helpers import BASE, Row, _minutes, build, project_dir
 
 __all__ = ["project_dir"]
 
 pytestmark = pytest.mark.slow
 
-END = dt.datetime(2025, 4, 1)  # the example history ends here
+END = EXAMPLE_END
 FEATURES = [
     "user_activity:daily_transactions",
     "user_activity:avg_transaction_value_7d",
@@ -43,14 +41,6 @@ FEATURES = [
     "user_profile:country",
     "user_profile:marketing_opt_in",
 ]
-
-
-@pytest.fixture(scope="module")
-def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = copy_example_project(tmp_path_factory.mktemp("online_example"))
-    generate_example_data(root / "data" / "raw", users=80, days=60, end=END.date())
-    run_dbt(find_project(root), ["build"])
-    return root
 
 
 @pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])

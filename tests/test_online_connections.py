@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import subprocess
 import time
 from collections.abc import Iterator
@@ -12,24 +11,14 @@ import pandas as pd
 import pytest
 import redis
 
-from featurelayer import FeatureStore, find_project
-from featurelayer._dbt import run_dbt
-from featurelayer.example_data import generate_example_data
+from featurelayer import FeatureStore
 
-from .conftest import RedisServer, copy_example_project, free_port, redis_server_binary
+from .conftest import EXAMPLE_END, RedisServer, free_port, redis_server_binary
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
 
-END = dt.datetime(2025, 4, 1)
+END = EXAMPLE_END
 FEATURES = ["user_activity:daily_transactions", "user_activity:avg_transaction_value_7d", "user_profile:plan"]
-
-
-@pytest.fixture(scope="module")
-def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = copy_example_project(tmp_path_factory.mktemp("connections_example"))
-    generate_example_data(root / "data" / "raw", users=40, days=45, end=END.date())
-    run_dbt(find_project(root), ["build"])
-    return root
 
 
 def _check_sync_and_read(example: Path, url: str) -> None:

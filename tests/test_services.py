@@ -14,22 +14,13 @@ import yaml
 
 from featurelayer import DefinitionError, FeatureStore, FieldStatus, Registry, ValidationError, find_project
 from featurelayer._dbt import run_dbt
-from featurelayer.example_data import generate_example_data
 
-from .conftest import copy_example_project
+from .conftest import EXAMPLE_END, copy_example_project
 
 pytestmark = pytest.mark.slow
 
-END = dt.datetime(2025, 4, 1)
+END = EXAMPLE_END
 SERVICE = "user_profile_service"
-
-
-@pytest.fixture(scope="module")
-def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = copy_example_project(tmp_path_factory.mktemp("services_example"))
-    generate_example_data(root / "data" / "raw", users=50, days=50, end=END.date())
-    run_dbt(find_project(root), ["build"])
-    return root
 
 
 def _entity(users: list[int], carts: list[float | None], at: dt.datetime = END) -> pd.DataFrame:

@@ -26,7 +26,47 @@ if TYPE_CHECKING:
 
     from ._project import Project
 
-__all__ = ["DuckDBOfflineStore", "OfflineStore", "PostgresOfflineStore", "offline_store_for"]
+__all__ = ["DuckDBOfflineStore", "OfflineStore", "PostgresOfflineStore", "copy_into_postgres", "offline_store_for"]
+
+_POSTGRES_TYPES = {
+    "int8": "smallint",
+    "int16": "smallint",
+    "int32": "integer",
+    "int64": "bigint",
+    "float": "real",
+    "double": "double precision",
+    "bool": "boolean",
+    "string": "text",
+    "large_string": "text",
+    "date32[day]": "date",
+}
+
+
+def copy_into_postgres(cursor: Any, target: Any, table: pa.Table, *, temporary: bool = False) -> None:
+    """(Re)creates table ``target`` (a psycopg2 ``sql.Identifier``) from an Arrow table, rows sent by COPY."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+    from psycopg2 import sql
+
+    def column_type(kind: pa.DataType) -> str:
+        if pa.types.is_timestamp(kind):
+            return "timestamp with time zone" if kind.tz else "timestamp"
+        if str(kind) not in _POSTGRES_TYPES:
+            raise ValidationError(f"columns of type {kind} cannot be sent to PostgreSQL.")
+        return _POSTGRES_TYPES[str(kind)]
+
+    columns = sql.SQL(", ").join(
+        sql.SQL("{} {}").format(sql.Identifier(f.name), sql.SQL(column_type(f.type))) for f in table.schema
+    )
+    cursor.execute(sql.SQL("drop table if exists {} cascade").format(target))
+    create = "create temporary table {} ({})" if temporary else "create table {} ({})"
+    cursor.execute(sql.SQL(create).format(target, columns))
+    buffer = io.BytesIO()
+    pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False))
+    buffer.seek(0)
+    cursor.copy_expert(sql.SQL("copy {} from stdin with (format csv)").format(target), buffer)
 
 
 class DuckDBOfflineStore:
@@ -89,19 +129,6 @@ class PostgresOfflineStore:
 
     dialect = "postgres"
 
-    _TYPES = {
-        "int8": "smallint",
-        "int16": "smallint",
-        "int32": "integer",
-        "int64": "bigint",
-        "float": "real",
-        "double": "double precision",
-        "bool": "boolean",
-        "string": "text",
-        "large_string": "text",
-        "date32[day]": "date",
-    }
-
     def __init__(self, settings: dict[str, Any]) -> None:
         import psycopg2
 
@@ -118,33 +145,14 @@ class PostgresOfflineStore:
     def close(self) -> None:
         self._connection.close()
 
-    def _column_type(self, kind: pa.DataType) -> str:
-        import pyarrow as pa
-
-        if pa.types.is_timestamp(kind):
-            return "timestamp with time zone" if kind.tz else "timestamp"
-        if str(kind) not in self._TYPES:
-            raise ValidationError(f"entity_df columns of type {kind} cannot be sent to PostgreSQL.")
-        return self._TYPES[str(kind)]
-
     @contextmanager
     def registered(self, table: pa.Table) -> Iterator[exp.Table]:
         """Copies an Arrow table into a temporary table for the block."""
-        import io
-
-        import pyarrow.csv as pa_csv
         from psycopg2 import sql
 
         name = f"fl_entity_rows_{uuid.uuid4().hex}"
-        columns = sql.SQL(", ").join(
-            sql.SQL("{} {}").format(sql.Identifier(f.name), sql.SQL(self._column_type(f.type))) for f in table.schema
-        )
-        buffer = io.BytesIO()
-        pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False))
-        buffer.seek(0)
         with self._connection.cursor() as cursor:
-            cursor.execute(sql.SQL("create temporary table {} ({})").format(sql.Identifier(name), columns))
-            cursor.copy_expert(sql.SQL("copy {} from stdin with (format csv)").format(sql.Identifier(name)), buffer)
+            copy_into_postgres(cursor, sql.Identifier(name), table, temporary=True)
         try:
             yield exp.to_table(name, quoted=True)
         finally:

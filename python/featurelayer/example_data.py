@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.csv
 import pyarrow.parquet as pq
 
 __all__ = ["EXAMPLE_END", "RAW_TABLES", "generate_example_data", "load_into_postgres"]
@@ -155,15 +154,6 @@ def _profile_changes(rng: np.random.Generator, users: int, start: np.datetime64,
     )
 
 
-_PG_TYPES = {
-    pa.int64(): "bigint",
-    pa.float64(): "double precision",
-    pa.string(): "text",
-    pa.bool_(): "boolean",
-    pa.timestamp("us"): "timestamp",
-}
-
-
 def load_into_postgres(raw_dir: str | Path, connection_kwargs: dict[str, object], schema: str = "raw") -> None:
     """Loads the Parquet files into PostgreSQL tables ``<schema>.<table>``, replacing them.
 
@@ -175,22 +165,12 @@ def load_into_postgres(raw_dir: str | Path, connection_kwargs: dict[str, object]
         connection_kwargs: psycopg2.connect keyword arguments (host, port, user, ...).
         schema: the schema the example's ``raw`` source reads (FEATURELAYER_RAW_SCHEMA).
     """
-    import io
-
     import psycopg2
     from psycopg2 import sql
 
-    tables = {name: pq.read_table(Path(raw_dir) / f"{name}.parquet") for name in RAW_TABLES}
+    from ._offline import copy_into_postgres
+
     with psycopg2.connect(**connection_kwargs) as connection, connection.cursor() as cursor:
         cursor.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
-        for name, table in tables.items():
-            target = sql.Identifier(schema, name)
-            columns = sql.SQL(", ").join(
-                sql.SQL("{} {}").format(sql.Identifier(f.name), sql.SQL(_PG_TYPES[f.type])) for f in table.schema
-            )
-            cursor.execute(sql.SQL("drop table if exists {} cascade").format(target))
-            cursor.execute(sql.SQL("create table {} ({})").format(target, columns))
-            buffer = io.BytesIO()
-            pa.csv.write_csv(table, buffer, pa.csv.WriteOptions(include_header=False))
-            buffer.seek(0)
-            cursor.copy_expert(sql.SQL("copy {} from stdin with (format csv)").format(target), buffer)
+        for name in RAW_TABLES:
+            copy_into_postgres(cursor, sql.Identifier(schema, name), pq.read_table(Path(raw_dir) / f"{name}.parquet"))
