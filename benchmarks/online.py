@@ -9,9 +9,9 @@ free loopback port (or --redis-url). Prints:
 
 - sync: rows, seconds, rows/s and the sync process's peak memory, and Redis
   memory per stored row and per feature value;
-- latency p50/p95/p99 of get_online_features(...).to_dict() over a feature
-  service of two views (4 features) for 1, 10 and 100 entity rows, after
-  warm-up;
+- latency p50/p95/p99 of get_online_features(...).to_dict() over two views
+  (4 features) for 1, 10 and 100 entity rows, after warm-up; then the same
+  features as a feature service with a SQL transform on top;
 - the floor on the same server: raw redis-py MGET of the same keys, and
   redis-benchmark running the same MGET.
 
@@ -27,7 +27,6 @@ import json
 import os
 import random
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -38,6 +37,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "python"))
 sys.path.insert(0, str(HERE))
+
+from retrieval import peak_rss_mb  # noqa: E402
 
 FEATURES = ["activity:daily_transactions", "activity:avg_transaction_value_7d", "profile:plan", "profile:credit_score"]
 
@@ -56,7 +57,7 @@ def measure_sync(data: Path, url: str, days: int, target: str) -> dict[str, floa
         start = time.perf_counter()
         report = store.sync(full=True, batch_rows=10_000)
         seconds = time.perf_counter() - start
-    return {"rows": report.rows, "seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {"rows": report.rows, "seconds": seconds, "peak_mb": peak_rss_mb()}
 
 
 def percentiles(samples: list[float]) -> tuple[float, float, float]:
@@ -89,6 +90,16 @@ def measure_latency(data: Path, url: str, days: int, users: int, requests: int) 
                 store.get_online_features(FEATURES, rows).to_dict()
                 samples.append((time.perf_counter() - start) * 1000)
             results.append(("featurelayer get_online_features", size, percentiles(samples)))
+
+            # the same four features as a feature service with a SQL transform on top
+            for rows in batches[:200]:
+                store.get_online_features("bench_service", rows).to_dict()
+            samples = []
+            for rows in batches:
+                start = time.perf_counter()
+                store.get_online_features("bench_service", rows).to_dict()
+                samples.append((time.perf_counter() - start) * 1000)
+            results.append(("  as a service + SQL transform", size, percentiles(samples)))
 
             # the floor: the same keys, one raw MGET
             from featurelayer._online_codec import entity_key

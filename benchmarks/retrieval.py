@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -158,6 +157,19 @@ from e join a using (rid) join p using (rid) order by e.rid
 """
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM).
+
+    Not getrusage's ru_maxrss: Linux carries it across exec, so a child
+    started from the generating parent would report the parent's peak.
+    """
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def measure(what: str, data: Path) -> dict[str, float]:
     """Runs one contender in this process; returns seconds, rows and peak RSS in MB."""
     entity = data / "entity_rows.parquet"
@@ -179,7 +191,7 @@ def measure(what: str, data: Path) -> dict[str, float]:
             connection.execute("set TimeZone = 'UTC'")
             rows = connection.sql(sql.format(entity=entity, data=data)).to_arrow_table().num_rows
     seconds = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()
     return {"seconds": seconds, "rows": rows, "peak_mb": peak_mb}
 
 
