@@ -148,3 +148,53 @@ def test_bad_definitions_fail_when_the_registry_loads(tmp_path: Path, edit: Any,
     run_dbt(find_project(root), ["parse"])
     with pytest.raises(DefinitionError, match=message):
         Registry.from_project(find_project(root))
+
+
+REFERRAL_SERVICE = """
+  - name: referral_service
+    type: ml
+    owner: {name: Growth ML, email: growth-ml@example.com}
+    depends_on: [ref('user_profile')]
+    config:
+      meta:
+        feature_layer:
+          features: [user_profile:plan, referrer:plan, referrer:country]
+          projections:
+            referrer: {view: user_profile, join_keys: {user_id: referrer_id}}
+"""
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def test_a_projection_reads_a_view_under_another_name_and_key(
+    example: Path, tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    import shutil
+
+    root = tmp_path / "p"
+    shutil.copytree(example, root)
+    services = root / "models" / "features" / "services.yml"
+    services.write_text(services.read_text() + REFERRAL_SERVICE)
+    run_dbt(find_project(root), ["parse"])
+    url = str(request.getfixturevalue("redis_url")) if backend == "redis" else f"sqlite:///{tmp_path / 'o.sqlite'}"
+    users, referrers = [1, 2, 3, 4], [4, 3, 99_999, 1]
+    with FeatureStore(root, online_url=url, clock=lambda: END) as store:
+        store.sync(full=True)
+        entity = pd.DataFrame({"user_id": users, "referrer_id": referrers, "event_timestamp": [END] * 4})
+        offline = store.get_historical_features(entity, "referral_service", full_feature_names=True).to_arrow()
+        online = store.get_online_features(
+            "referral_service", {"user_id": users, "referrer_id": referrers}, full_feature_names=True
+        )
+        plans = dict(
+            zip(
+                users,
+                store.get_historical_features(entity, ["user_profile:plan"]).to_arrow().column("plan").to_pylist(),
+                strict=True,
+            )
+        )
+        with pytest.raises(ValidationError, match=r"both be column 'plan'.*full_feature_names"):
+            store.get_historical_features(entity, "referral_service")
+    assert offline.column_names[-3:] == ["user_profile__plan", "referrer__plan", "referrer__country"]
+    assert offline.column("referrer__plan").to_pylist() == [plans[4], plans[3], None, plans[1]]
+    for name in ("user_profile__plan", "referrer__plan", "referrer__country"):
+        assert online.to_arrow().column(name).to_pylist() == offline.column(name).to_pylist(), name
+    assert online.statuses["referrer__plan"][2] is FieldStatus.NOT_FOUND

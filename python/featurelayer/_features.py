@@ -8,7 +8,7 @@ sees ``FeatureRef`` lists, so training and serving share one resolution.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -34,7 +34,11 @@ class FeatureRef:
 
 
 def resolve_features(
-    registry: Registry, features: str | Sequence[str], *, full_feature_names: bool = False
+    registry: Registry,
+    features: str | Sequence[str],
+    *,
+    full_feature_names: bool = False,
+    projections: Mapping[str, FeatureView] | None = None,
 ) -> list[FeatureRef]:
     """Turns references or a service name into FeatureRefs, in request order.
 
@@ -42,6 +46,7 @@ def resolve_features(
         registry: where views are looked up.
         features: ``["view:feature", "view:*", ...]``, or a feature service name.
         full_feature_names: name output columns ``view__feature`` instead of ``feature``.
+        projections: views under other names (a feature service's), by name.
 
     Raises:
         ValidationError: a malformed reference, an unknown view or feature (with
@@ -59,7 +64,7 @@ def resolve_features(
         if not isinstance(reference, str) or reference.count(":") != 1:
             raise ValidationError(f"Feature reference {reference!r} is not of the form 'view:feature' (or 'view:*').")
         view_name, feature_name = reference.split(":")
-        view = registry.feature_view(view_name)
+        view = projections[view_name] if projections and view_name in projections else registry.feature_view(view_name)
         chosen = view.features if feature_name == "*" else (view.feature(feature_name),)
         for feature in chosen:
             name = f"{view.name}__{feature.name}" if full_feature_names else feature.name

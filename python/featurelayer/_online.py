@@ -188,7 +188,8 @@ def read_online(
         typed = [_typed_keys(columns[key], view.key_types.get(key), key, view.name) for key in view.join_keys]
         offsets[view.name] = len(keys)
         schema = view.schema_tag
-        keys.extend(entity_key(project, view.name, key, schema) for key in zip(*typed, strict=True))
+        source = view.stored_name  # a projection reads the rows of the view it projects
+        keys.extend(entity_key(project, source, key, schema) for key in zip(*typed, strict=True))
     raw = online.read(keys)
 
     now_us = micros(now)

@@ -19,11 +19,11 @@ warehouse's dialect; tests/fixtures/pit_query holds the golden SQL.
 Plan choice on DuckDB, by measurement (benchmarks/retrieval.py, 1M entity
 rows over 10.2M feature rows in two views, 2 cores; BENCHMARKS.md): this range
 join runs as a hash join on the keys with the interval as a residual filter,
-0.65 s and 830 MB hand-written; an ASOF join on the same validity tables
-(plus the valid_to test on every feature) takes 1.35 s and 1.4 GB, and an ASOF
-join on the raw rows 2.9 s and 1.6 GB. ASOF joins also fall back to a nested
-loop below DuckDB's ``asof_loop_join_threshold`` when the left side is small
-or badly estimated. So: a plain range join, for every warehouse.
+0.68 s and 450 MB hand-written; an ASOF join on the same validity tables
+(plus the valid_to test on every feature) takes 1.58 s and 1.4 GB, and an
+ASOF join on the raw rows 3.3 s and 1.6 GB. ASOF joins also fall back to a
+nested loop below DuckDB's ``asof_loop_join_threshold`` when the left side is
+small or badly estimated. So: a plain range join, for every warehouse.
 """
 
 from __future__ import annotations
@@ -109,8 +109,8 @@ def point_in_time_query(
 
 def _key_condition(view: FeatureView, alias: str, entity_alias: str = ENTITY_ALIAS) -> list[exp.Expr]:
     return [
-        exp.column(key, table=alias, quoted=True).eq(exp.column(key, table=entity_alias, quoted=True))
-        for key in view.join_keys
+        exp.column(column, table=alias, quoted=True).eq(exp.column(key, table=entity_alias, quoted=True))
+        for column, key in zip(view.table_keys, view.join_keys, strict=True)
     ]
 
 

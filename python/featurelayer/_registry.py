@@ -80,6 +80,42 @@ class FeatureView:
     features: tuple[Feature, ...]
     column_types: Mapping[str, str] = field(repr=False)
     key_types: Mapping[str, pa.DataType] = field(default_factory=dict, repr=False)
+    #: For a projection (a view under another name in a feature service): the
+    #: table's own key columns, matching ``join_keys`` (the request's names) in
+    #: order, and the view it projects. Empty for a view itself.
+    key_columns: tuple[str, ...] = ()
+    base_name: str = ""
+
+    @property
+    def table_keys(self) -> tuple[str, ...]:
+        """The key columns of the warehouse table (``join_keys`` unless renamed by a projection)."""
+        return self.key_columns or self.join_keys
+
+    @property
+    def stored_name(self) -> str:
+        """The view whose rows the online store holds (the projected view for a projection)."""
+        return self.base_name or self.name
+
+    def projected(self, name: str, renamed: Mapping[str, str]) -> FeatureView:
+        """This view under another name, its join keys renamed (``{table key: request column}``)."""
+        from dataclasses import replace
+
+        unknown = sorted(set(renamed) - set(self.join_keys))
+        if unknown:
+            raise ValidationError(
+                f"Projection '{name}' of '{self.name}' renames {unknown}, which are not its join keys "
+                f"{list(self.join_keys)}."
+            )
+        keys = tuple(renamed.get(k, k) for k in self.join_keys)
+        return replace(
+            self,
+            name=name,
+            join_keys=keys,
+            key_columns=self.join_keys,
+            base_name=self.name,
+            key_types={renamed.get(k, k): kind for k, kind in self.key_types.items()},
+        )
+
     description: str = ""
     owner: str | None = None
     tags: tuple[str, ...] = ()
@@ -202,8 +238,8 @@ class Registry:
             transforms=transforms,
         )
         for service in registry.feature_services.values():  # fail at load, not at request time
-            try:
-                resolve_request(registry, service.name)
+            try:  # (name collisions are the caller's to settle, with full_feature_names)
+                resolve_request(registry, service.name, full_feature_names=True)
             except (ValidationError, DefinitionError) as exc:
                 raise DefinitionError(f"Feature service '{service.name}': {exc}") from None
         return registry

@@ -11,8 +11,10 @@ transforms it includes::
         config:
           meta:
             feature_layer:
-              features: [user_activity:daily_transactions, user_profile:*]
+              features: [user_activity:daily_transactions, user_profile:*, referrer:plan]
               transforms: [user_engagement_score]
+              projections:   # a view under another name, keyed on another column
+                referrer: {view: user_profile, join_keys: {user_id: referrer_id}}
 
 Request sources name the values a caller supplies at request time (columns
 of the entity dataframe offline, ``request_data`` online); transforms read
@@ -34,9 +36,9 @@ from ._features import FeatureRef, resolve_features
 from ._transforms import PythonTransform, SqlTransform, Transform
 
 if TYPE_CHECKING:
-    from ._registry import Registry
+    from ._registry import FeatureView, Registry
 
-__all__ = ["BoundTransform", "FeatureService", "RequestSource", "ResolvedRequest", "resolve_request"]
+__all__ = ["BoundTransform", "FeatureService", "Projection", "RequestSource", "ResolvedRequest", "resolve_request"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,15 @@ class RequestSource:
 
 
 @dataclass(frozen=True)
+class Projection:
+    """A feature view under another name within a service, its join keys renamed."""
+
+    name: str
+    view: str
+    join_keys: Mapping[str, str]  # the view's key -> the request's column
+
+
+@dataclass(frozen=True)
 class FeatureService:
     """The features (and transforms) one model uses; declared as a dbt exposure."""
 
@@ -56,6 +67,7 @@ class FeatureService:
     transforms: tuple[str, ...] = ()
     description: str = ""
     owner: str | None = None
+    projections: tuple[Projection, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -102,10 +114,16 @@ def resolve_request(
         DefinitionError: a transform reads a column the request does not provide.
     """
     transform_names: tuple[str, ...] = ()
+    projections: dict[str, FeatureView] = {}
     if isinstance(features, str) and ":" not in features:
         service = registry.feature_service(features)
         features, transform_names = list(service.features), service.transforms
-    refs = resolve_features(registry, features, full_feature_names=full_feature_names)
+        for projection in service.projections:
+            if projection.name in registry.feature_views:
+                raise DefinitionError(f"Projection '{projection.name}' has the name of a feature view; rename it.")
+            base = registry.feature_view(projection.view)
+            projections[projection.name] = base.projected(projection.name, projection.join_keys)
+    refs = resolve_features(registry, features, full_feature_names=full_feature_names, projections=projections)
     by_output = {r.output_name: r for r in refs}
     qualified = {f"{r.view.name}.{r.feature.name}": r.output_name for r in refs}
     plain = {r.feature.name: r.output_name for r in refs}
@@ -198,11 +216,20 @@ def parse_services(manifest: Mapping[str, Any]) -> dict[str, FeatureService]:
             )
         transforms = meta.get("transforms") or ()
         owner = exposure.get("owner") or {}
+        projections = []
+        for alias, spec in (meta.get("projections") or {}).items():
+            if not isinstance(spec, Mapping) or "view" not in spec:
+                raise DefinitionError(
+                    f"Feature service '{name}': projection '{alias}' needs `view: <feature view>` and optionally "
+                    "`join_keys: {<view key>: <request column>}`."
+                )
+            projections.append(Projection(str(alias), str(spec["view"]), dict(spec.get("join_keys") or {})))
         services[name] = FeatureService(
             name=name,
             features=tuple(features),
             transforms=tuple([transforms] if isinstance(transforms, str) else transforms),
             description=str(exposure.get("description") or "").strip(),
             owner=owner.get("email") or owner.get("name"),
+            projections=tuple(projections),
         )
     return services

@@ -267,7 +267,12 @@ class FeatureStore:
         valid_keys: exp.Query | None = None
         for view in views:
             select = (
-                exp.select(*(exp.column(k, quoted=True) for k in keys))
+                exp.select(
+                    *(
+                        exp.column(c, quoted=True).as_(k, quoted=True)
+                        for c, k in zip(view.table_keys, keys, strict=True)
+                    )
+                )
                 .from_(view_table(view))
                 .where(
                     exp.and_(
