@@ -1,7 +1,8 @@
-"""``FeatureStore``: the Python entry point for training retrieval.
+"""``FeatureStore``: the Python entry point for training data, syncs and online reads.
 
 It ties the pieces together: the project on disk, the registry from dbt's
-manifest, feature resolution, the point-in-time query and the offline store.
+manifest, request resolution (features, services, transforms), the
+point-in-time query and the offline store, the sync job and the online store.
 """
 
 from __future__ import annotations
@@ -35,12 +36,14 @@ __all__ = ["FeatureStore", "RetrievalJob"]
 
 
 class FeatureStore:
-    """A featurelayer project: its feature views, and training data from them.
+    """A featurelayer project: its feature views, training data from them, and serving.
 
     Args:
         project_dir: the project folder (default: the working directory or a folder above it).
         profiles_dir: where profiles.yml is (default: $DBT_PROFILES_DIR, then the project root).
         target: dbt target (default: the profile's default).
+        online_url: the online store (default: see ``online_url``).
+        clock: "now" for syncs and online reads, naive UTC (default: the system clock).
 
     >>> store = FeatureStore(".")                                     # doctest: +SKIP
     >>> store.get_historical_features(entity_df, ["user_profile:plan"]).to_pandas()  # doctest: +SKIP
