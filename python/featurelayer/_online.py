@@ -68,18 +68,17 @@ class OnlineResponse:
     def columns(self) -> list[str]:
         return list(self._columns)
 
+    def column(self, name: str) -> pa.Array:
+        """One column as a typed Arrow array (what transforms read)."""
+        values = self._columns[name]
+        if isinstance(values, pa.Array | pa.ChunkedArray):
+            return values
+        return decode_column(values, self._features[name]) if name in self._features else pa.array(values)
+
     def to_arrow(self) -> pa.Table:
         """The values as a pyarrow Table, features in their declared types."""
         if self._table is None:
-            arrays = {
-                name: values
-                if isinstance(values, pa.Array | pa.ChunkedArray)
-                else decode_column(values, self._features[name])
-                if name in self._features
-                else pa.array(values)
-                for name, values in self._columns.items()
-            }
-            self._table = pa.table(arrays)
+            self._table = pa.table({name: self.column(name) for name in self._columns})
         return self._table
 
     def with_columns(self, arrays: Mapping[str, Any], types: Mapping[str, pa.DataType]) -> OnlineResponse:
@@ -87,7 +86,7 @@ class OnlineResponse:
         columns = {**self._columns, **arrays}
         statuses = dict(self.statuses)
         for name, array in arrays.items():
-            statuses[name] = [_PRESENT if v.is_valid else _NULL for v in array]
+            statuses[name] = [_PRESENT if valid else _NULL for valid in array.is_valid().to_pylist()]
         return OnlineResponse(columns, {**self._features, **{n: types[n] for n in arrays}}, statuses)
 
     @property

@@ -187,8 +187,9 @@ class FeatureStore:
         )
         if not request.transforms:
             return response
-        _check_request_fields(list(response.columns), request, "request_data")
-        table = apply_transforms(request, response.to_arrow())
+        _check_request_fields(response.columns, request, "request_data")
+        needed = dict.fromkeys(column for t in request.transforms for column in t.inputs.values())
+        table = apply_transforms(request, pa.table({name: response.column(name) for name in needed}))
         added = [name for t in request.transforms for name in t.outputs]
         return response.with_columns({name: table.column(name) for name in added}, request.output_types)
 

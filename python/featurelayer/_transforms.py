@@ -314,16 +314,27 @@ _Value = Any  # a pyarrow Array, ChunkedArray or Scalar (pyarrow ships no type h
 
 
 def compile_arrow(output: SqlOutput) -> Callable[[pa.Table], pa.Array]:
-    """A vectorized function computing the output from a table of its input columns."""
-    tree = output.expression
+    """A vectorized function computing the output from a table of its input columns.
+
+    The expression tree is walked once, here, into nested closures; a request
+    only runs pyarrow.compute kernels. Compiled functions are cached per output.
+    """
+    cached = _COMPILED.get(id(output))
+    if cached is not None and cached[0] is output:
+        return cached[1]
+    compute = _compile(output.expression)
 
     def evaluate(table: pa.Table) -> pa.Array:
-        result = _arrow(tree, table)
+        result = compute(table)
         if isinstance(result, pa.Scalar):
             result = pa.array([result.as_py()] * table.num_rows, result.type if result.is_valid else pa.null())
         return _cast(result, output.arrow_type)
 
+    _COMPILED[id(output)] = (output, evaluate)
     return evaluate
+
+
+_COMPILED: dict[int, tuple[SqlOutput, Callable[[pa.Table], pa.Array]]] = {}
 
 
 def _cast(value: _Value, kind: pa.DataType) -> _Value:
@@ -357,76 +368,94 @@ def _common(a: _Value, b: _Value) -> tuple[_Value, _Value]:
     raise ValidationError(f"cannot combine values of types {ta} and {tb} in a transform")
 
 
-def _arrow(node: exp.Expr, table: pa.Table) -> _Value:
+_Compiled = Callable[[pa.Table], _Value]
+
+_BINARY: dict[type, Callable[..., Any]] = {
+    exp.Add: pc.add,
+    exp.Sub: pc.subtract,
+    exp.Mul: pc.multiply,
+    exp.EQ: pc.equal,
+    exp.NEQ: pc.not_equal,
+    exp.GT: pc.greater,
+    exp.GTE: pc.greater_equal,
+    exp.LT: pc.less,
+    exp.LTE: pc.less_equal,
+    exp.And: pc.and_kleene,
+    exp.Or: pc.or_kleene,
+}
+
+
+def _compile(node: exp.Expr) -> _Compiled:
+    """The expression as a function of the input table (see the module docstring for the semantics)."""
     if isinstance(node, exp.Paren):
-        return _arrow(node.this, table)
+        return _compile(node.this)
     if isinstance(node, exp.Column):
         name = f"{node.table}.{node.name}" if node.table else node.name
-        return table.column(name)
-    if isinstance(node, exp.Null):
-        return pa.scalar(None)
-    if isinstance(node, exp.Boolean):
-        return pa.scalar(bool(node.this))
-    if isinstance(node, exp.Literal):
-        if node.is_string:
-            return pa.scalar(node.this)
-        return pa.scalar(int(node.this)) if node.is_int else pa.scalar(float(node.this))
-    if isinstance(node, exp.Neg):
-        return pc.negate(_arrow(node.this, table))
-    if isinstance(node, exp.Abs):
-        return pc.abs(_arrow(node.this, table))
-    binary = {
-        exp.Add: pc.add,
-        exp.Sub: pc.subtract,
-        exp.Mul: pc.multiply,
-        exp.EQ: pc.equal,
-        exp.NEQ: pc.not_equal,
-        exp.GT: pc.greater,
-        exp.GTE: pc.greater_equal,
-        exp.LT: pc.less,
-        exp.LTE: pc.less_equal,
-    }
-    for kind, function in binary.items():
-        if type(node) is kind:
-            left, right = _common(_arrow(node.this, table), _arrow(node.expression, table))
-            return function(left, right)
-    if isinstance(node, exp.Div):
-        left = pc.cast(_arrow(node.this, table), pa.float64())
-        right = pc.cast(_arrow(node.expression, table), pa.float64())
-        quotient = pc.divide(left, right)
-        return pc.if_else(pc.equal(right, 0.0), pa.scalar(None, pa.float64()), quotient)
-    if isinstance(node, exp.And):
-        return pc.and_kleene(*_common(_arrow(node.this, table), _arrow(node.expression, table)))
-    if isinstance(node, exp.Or):
-        return pc.or_kleene(*_common(_arrow(node.this, table), _arrow(node.expression, table)))
-    if isinstance(node, exp.Not):
-        inner = node.this
-        if isinstance(inner, exp.Is):  # x IS NOT NULL
-            return pc.is_valid(_arrow(inner.this, table))
-        return pc.invert(_arrow(inner, table))
-    if isinstance(node, exp.Is):
-        return pc.is_null(_arrow(node.this, table))
-    if isinstance(node, exp.Coalesce):
-        values = [_arrow(node.this, table), *(_arrow(e, table) for e in node.expressions)]
-        result = values[-1]
-        for value in reversed(values[:-1]):
-            value, result = _common(value, result)
-            result = pc.coalesce(value, result)
-        return result
-    if isinstance(node, exp.Case | exp.If):
-        branches: list[exp.Expr] = [node]
-        if isinstance(node, exp.Case):
-            branches = node.args.get("ifs") or []
-            default = node.args.get("default")
+        return lambda table: table.column(name)
+    if isinstance(node, exp.Null | exp.Boolean | exp.Literal):
+        if isinstance(node, exp.Null):
+            value = pa.scalar(None)
+        elif isinstance(node, exp.Boolean):
+            value = pa.scalar(bool(node.this))
+        elif node.is_string:
+            value = pa.scalar(node.this)
         else:
-            default = node.args.get("false")
-        result = _arrow(default, table) if default is not None else pa.scalar(None)
-        for branch in reversed(branches):
-            condition = pc.fill_null(_arrow(branch.this, table), False)  # a NULL condition is false
-            value, result = _common(_arrow(branch.args["true"], table), result)
-            result = pc.if_else(condition, value, result)
-        return result
+            value = pa.scalar(int(node.this)) if node.is_int else pa.scalar(float(node.this))
+        return lambda table: value
+    if isinstance(node, exp.Neg | exp.Abs):
+        inner, function = _compile(node.this), pc.negate if isinstance(node, exp.Neg) else pc.abs
+        return lambda table: function(inner(table))
+    if type(node) in _BINARY:
+        function, left, right = _BINARY[type(node)], _compile(node.this), _compile(node.expression)
+        return lambda table: function(*_common(left(table), right(table)))
+    if isinstance(node, exp.Div):
+        numerator, denominator = _compile(node.this), _compile(node.expression)
+        null = pa.scalar(None, pa.float64())
+
+        def divide(table: pa.Table) -> _Value:
+            right = pc.cast(denominator(table), pa.float64())
+            return pc.if_else(pc.equal(right, 0.0), null, pc.divide(pc.cast(numerator(table), pa.float64()), right))
+
+        return divide
+    if isinstance(node, exp.Not):
+        if isinstance(node.this, exp.Is):  # x IS NOT NULL
+            operand = _compile(node.this.this)
+            return lambda table: pc.is_valid(operand(table))
+        operand = _compile(node.this)
+        return lambda table: pc.invert(operand(table))
+    if isinstance(node, exp.Is):
+        operand = _compile(node.this)
+        return lambda table: pc.is_null(operand(table))
+    if isinstance(node, exp.Coalesce):
+        parts = [_compile(node.this), *(_compile(e) for e in node.expressions)]
+
+        def coalesce(table: pa.Table) -> _Value:
+            values = [part(table) for part in parts]
+            result = values[-1]
+            for value in reversed(values[:-1]):
+                value, result = _common(value, result)
+                result = pc.coalesce(value, result)
+            return result
+
+        return coalesce
+    if isinstance(node, exp.Case | exp.If):
+        if isinstance(node, exp.Case):
+            branches = [(_compile(b.this), _compile(b.args["true"])) for b in node.args.get("ifs") or []]
+            default_node = node.args.get("default")
+        else:
+            branches = [(_compile(node.this), _compile(node.args["true"]))]
+            default_node = node.args.get("false")
+        default = _compile(default_node) if default_node is not None else (lambda table: pa.scalar(None))
+
+        def case(table: pa.Table) -> _Value:
+            result = default(table)
+            for condition, value in reversed(branches):
+                chosen, result = _common(value(table), result)
+                result = pc.if_else(pc.fill_null(condition(table), False), chosen, result)  # NULL counts as false
+            return result
+
+        return case
     if isinstance(node, exp.Cast):
-        target = arrow_type(node.to.sql(TRANSFORM_DIALECT), TRANSFORM_DIALECT)
-        return _cast(_arrow(node.this, table), target)
+        target, operand = arrow_type(node.to.sql(TRANSFORM_DIALECT), TRANSFORM_DIALECT), _compile(node.this)
+        return lambda table: _cast(operand(table), target)
     raise ValidationError(f"unsupported transform expression {node.sql(TRANSFORM_DIALECT)!r}")
