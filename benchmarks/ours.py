@@ -1,0 +1,99 @@
+"""featurelayer's measurements; each call of this script is one measurement process.
+
+    python benchmarks/ours.py build|historical|sync|online --data DIR [--redis-url URL]
+
+Run by benchmarks/run.py with the project's interpreter; prints one result line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "python"))
+sys.path.insert(0, str(HERE))
+
+from _measure import emit, latency  # noqa: E402
+from workload import FEATURES, SIZES, Workload, online_requests  # noqa: E402
+
+PROJECT = HERE / "project"
+SERVICE = "bench_service"  # the same four features plus a SQL transform (benchmarks/project)
+
+
+def build() -> dict[str, object]:
+    from featurelayer import find_project
+    from featurelayer._dbt import run_dbt
+
+    start = time.perf_counter()
+    run_dbt(find_project(PROJECT), ["build"])
+    return {"seconds": time.perf_counter() - start}
+
+
+def historical(data: Path, out: Path | None) -> dict[str, object]:
+    import pyarrow.parquet as pq
+
+    from featurelayer import FeatureStore
+
+    entity_df = pq.read_table(data / "entity_rows.parquet")
+    start = time.perf_counter()
+    with FeatureStore(PROJECT) as store:
+        result = store.get_historical_features(entity_df, FEATURES).to_arrow()
+    seconds = time.perf_counter() - start
+    if out is not None:
+        pq.write_table(result, out)
+    return {"seconds": seconds, "rows": result.num_rows}
+
+
+def sync(workload: Workload, url: str) -> dict[str, object]:
+    from featurelayer import FeatureStore
+
+    # DuckDB's buffer cache capped (profile target duckdb_capped): uncapped it
+    # grows with the tables read and hides whether the sync's own memory is flat
+    with FeatureStore(PROJECT, target="duckdb_capped", online_url=url, clock=lambda: workload.now) as store:
+        start = time.perf_counter()
+        report = store.sync(full=True, batch_rows=10_000)
+        seconds = time.perf_counter() - start
+    return {"seconds": seconds, "rows": report.rows}
+
+
+def online(workload: Workload, url: str, requests: int) -> dict[str, object]:
+    from featurelayer import FeatureStore
+
+    results: dict[str, dict[str, dict[str, float]]] = {"features": {}, "service": {}}
+    warmup = min(200, requests // 5)
+    with FeatureStore(PROJECT, online_url=url, clock=lambda: workload.now) as store:
+        for size in SIZES:
+            batches = online_requests(workload, size, requests)
+            results["features"][str(size)] = latency(lambda rows: store.get_online_features(FEATURES, rows).to_dict(), batches, warmup)
+            results["service"][str(size)] = latency(lambda rows: store.get_online_features(SERVICE, rows).to_dict(), batches, warmup)
+    return {"latency": results}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=["build", "historical", "sync", "online"])
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--workload", required=True, help="users,days,entity_rows")
+    parser.add_argument("--redis-url")
+    parser.add_argument("--requests", type=int, default=2_000)
+    parser.add_argument("--out", type=Path, help="historical: write the result here as Parquet")
+    args = parser.parse_args()
+    os.environ["FEATURELAYER_BENCH_DIR"] = str(args.data)
+    users, days, entity_rows = (int(x) for x in args.workload.split(","))
+    workload = Workload(users, days, entity_rows)
+    if args.what == "build":
+        emit(build())
+    elif args.what == "historical":
+        emit(historical(args.data, args.out))
+    elif args.what == "sync":
+        emit(sync(workload, args.redis_url))
+    else:
+        emit(online(workload, args.redis_url, args.requests))
+
+
+if __name__ == "__main__":
+    main()
