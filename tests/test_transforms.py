@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from sqlglot import exp
 
 from featurelayer import DefinitionError, ValidationError
+from featurelayer._transform_rows import compile_rows, plain_type
 from featurelayer._transforms import compile_arrow, compile_sql, on_demand_transform, parse_sql_transform
 
 EXPRESSIONS = {
@@ -55,14 +56,21 @@ def _offline(expression: str, kind: str, table: pa.Table) -> pa.Array:
         return connection.sql(query.sql("duckdb")).to_arrow_table().column("out").combine_chunks()
 
 
-def _online(expression: str, kind: str, table: pa.Table) -> pa.Array:
-    output = parse_sql_transform("t", {"outputs": {"out": {"type": kind, "expression": expression}}}).outputs[0]
-    return compile_arrow(output)(table)
+def _online(expression: str, kind: str, table: pa.Table, backend: str = "arrow") -> pa.Array:
+    """The online function: pyarrow.compute, or compiled Python over the columns' values."""
+    transform = parse_sql_transform("t", {"outputs": {"out": {"type": kind, "expression": expression}}})
+    output = transform.outputs[0]
+    if backend == "arrow":
+        return compile_arrow(output)(table)
+    function = compile_rows(output, transform.inputs, "t")
+    assert function is not None, "every case here is one the Python backend covers"
+    return pa.array(function([table.column(name).to_pylist() for name in transform.inputs]), output.arrow_type)
 
 
+@pytest.mark.parametrize("backend", ["arrow", "python"])
 @pytest.mark.parametrize(("kind", "expression"), CASES)
 @given(data=rows)
-def test_offline_sql_and_online_arrow_agree(kind: str, expression: str, data: list[tuple]) -> None:  # type: ignore[type-arg]
+def test_offline_sql_and_online_agree(kind: str, expression: str, backend: str, data: list[tuple]) -> None:  # type: ignore[type-arg]
     table = pa.table(
         {
             "a": pa.array([r[0] for r in data], pa.int64()),
@@ -72,7 +80,7 @@ def test_offline_sql_and_online_arrow_agree(kind: str, expression: str, data: li
         }
     )
     offline = _offline(expression, kind, table)
-    online = _online(expression, kind, table)
+    online = _online(expression, kind, table, backend)
     assert online.type == offline.type
     for i, (want, got) in enumerate(zip(offline.to_pylist(), online.to_pylist(), strict=True)):
         if isinstance(want, float) and isinstance(got, float):
@@ -81,7 +89,8 @@ def test_offline_sql_and_online_arrow_agree(kind: str, expression: str, data: li
             assert want == got, (i, data[i], want, got)
 
 
-def test_pinned_semantics() -> None:
+@pytest.mark.parametrize("backend", ["arrow", "python"])
+def test_pinned_semantics(backend: str) -> None:
     table = pa.table(
         {
             "a": pa.array([1, 3, None], pa.int64()),
@@ -90,10 +99,28 @@ def test_pinned_semantics() -> None:
             "flag": pa.array([True, None, False]),
         }
     )
-    assert _online("a / b", "double", table).to_pylist() == [None, 1.5, None]  # / is float division, x/0 is NULL
-    assert _online("cast(x as integer)", "integer", table).to_pylist() == [3, -3, 1]  # half away from zero
-    assert _online("a * 0.3", "double", table).to_pylist() == [0.3, 3 * 0.3, None]  # literals are doubles
-    assert _online("flag or a > 2", "boolean", table).to_pylist() == [True, True, None]  # three-valued
+    assert _online("a / b", "double", table, backend).to_pylist() == [None, 1.5, None]  # float division, x/0 is NULL
+    assert _online("cast(x as integer)", "integer", table, backend).to_pylist() == [3, -3, 1]  # half away from zero
+    assert _online("a * 0.3", "double", table, backend).to_pylist() == [0.3, 3 * 0.3, None]  # literals are doubles
+    assert _online("flag or a > 2", "boolean", table, backend).to_pylist() == [True, True, None]  # three-valued
+
+
+def test_python_backend_leaves_single_precision_to_arrow() -> None:
+    """Python computes in double precision; float32 results go through Arrow, as warehouses compute them."""
+    for kind, expression in [("float", "a * 0.5"), ("double", "cast(x as float) * 2")]:
+        transform = parse_sql_transform("t", {"outputs": {"out": {"type": kind, "expression": expression}}})
+        assert compile_rows(transform.outputs[0], transform.inputs, "t") is None
+    assert not plain_type(pa.float32())
+    assert plain_type(pa.int32()) and plain_type(pa.float64()) and plain_type(pa.string())
+
+
+def test_python_backend_names_the_transform_on_bad_values() -> None:
+    spec = {"outputs": {"out": {"type": "integer", "expression": "cast(a as integer)"}}}
+    transform = parse_sql_transform("score", spec)
+    function = compile_rows(transform.outputs[0], transform.inputs, "score")
+    assert function is not None
+    with pytest.raises(ValidationError, match="Transform 'score' output 'out': cannot cast 'seven' to an integer"):
+        function([["seven"]])
 
 
 @pytest.mark.parametrize(

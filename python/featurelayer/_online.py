@@ -40,6 +40,7 @@ class FieldStatus(enum.Enum):
     EXPIRED = "EXPIRED"
 
 
+_PLAIN_PYTHON = (int, float, bool, str)
 _PLAIN = (pa.types.is_integer, pa.types.is_floating, pa.types.is_string, pa.types.is_boolean)
 
 
@@ -75,6 +76,19 @@ class OnlineResponse:
             return values
         return decode_column(values, self._features[name]) if name in self._features else pa.array(values)
 
+    def plain_values(self, name: str) -> list[Any] | None:
+        """A column as Python ints, floats, bools or strs (None for nulls), if it is held so; else None."""
+        from ._transform_rows import plain_type
+
+        values = self._columns[name]
+        if not isinstance(values, list):
+            return None
+        kind = self._features.get(name)
+        if kind is not None:
+            return values if plain_type(kind) else None
+        # request data: whatever the caller sent, if every value is plain
+        return values if all(v is None or type(v) in _PLAIN_PYTHON for v in values) else None
+
     def to_arrow(self) -> pa.Table:
         """The values as a pyarrow Table, features in their declared types."""
         if self._table is None:
@@ -82,11 +96,14 @@ class OnlineResponse:
         return self._table
 
     def with_columns(self, arrays: Mapping[str, Any], types: Mapping[str, pa.DataType]) -> OnlineResponse:
-        """This response plus computed columns (transform outputs), PRESENT where not null."""
+        """This response plus computed columns (Arrow arrays or Python lists), PRESENT where not null."""
         columns = {**self._columns, **arrays}
         statuses = dict(self.statuses)
-        for name, array in arrays.items():
-            statuses[name] = [_PRESENT if valid else _NULL for valid in array.is_valid().to_pylist()]
+        for name, values in arrays.items():
+            if isinstance(values, pa.Array | pa.ChunkedArray):
+                statuses[name] = [_PRESENT if valid else _NULL for valid in values.is_valid().to_pylist()]
+            else:  # Python values (a transform run in Python)
+                statuses[name] = [_NULL if v is None else _PRESENT for v in values]
         return OnlineResponse(columns, {**self._features, **{n: types[n] for n in arrays}}, statuses)
 
     @property

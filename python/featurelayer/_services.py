@@ -36,7 +36,9 @@ from ._features import FeatureRef, resolve_features
 from ._transforms import PythonTransform, SqlTransform, Transform
 
 if TYPE_CHECKING:
+    from ._online import OnlineResponse
     from ._registry import FeatureView, Registry
+    from ._transform_rows import RowsFunction
 
 __all__ = ["BoundTransform", "FeatureService", "Projection", "RequestSource", "ResolvedRequest", "resolve_request"]
 
@@ -180,6 +182,57 @@ def apply_transforms(request: ResolvedRequest, table: pa.Table, *, skip_sql: boo
         for column, name in bound.outputs.items():
             table = table.append_column(column, values[name])
     return table
+
+
+def apply_online_transforms(request: ResolvedRequest, response: OnlineResponse) -> OnlineResponse:
+    """The response plus every transform's outputs, computed as online requests need.
+
+    A SQL transform whose inputs are plain Python values (integers, doubles,
+    booleans, strings) runs as compiled Python over them (``_transform_rows``):
+    for a request's few rows that is several times cheaper than pyarrow.compute.
+    The rest go through Arrow, as offline.
+    """
+    added: dict[str, Any] = {}
+    arrow: list[BoundTransform] = []
+    for bound in request.transforms:
+        python = _in_python(bound, response)
+        if python is None:
+            arrow.append(bound)
+            continue
+        columns, functions = python
+        values = {name: function(columns) for name, function in functions.items()}
+        added.update({column: values[name] for column, name in bound.outputs.items()})
+    if arrow:
+        subset = ResolvedRequest(request.refs, arrow, request.request_fields)
+        needed = dict.fromkeys(column for t in arrow for column in t.inputs.values())
+        table = apply_transforms(subset, pa.table({name: response.column(name) for name in needed}))
+        added.update({name: table.column(name) for t in arrow for name in t.outputs})
+    ordered = {name: added[name] for t in request.transforms for name in t.outputs}
+    return response.with_columns(ordered, request.output_types)
+
+
+def _in_python(
+    bound: BoundTransform, response: OnlineResponse
+) -> tuple[list[list[Any]], dict[str, RowsFunction]] | None:
+    """The input columns and compiled functions of a SQL transform the Python backend covers; else None."""
+    from ._transform_rows import compile_rows
+
+    transform = bound.transform
+    if not isinstance(transform, SqlTransform):
+        return None
+    columns = []
+    for column in bound.inputs.values():
+        values = response.plain_values(column)
+        if values is None:
+            return None
+        columns.append(values)
+    functions = {}
+    for output in transform.outputs:
+        function = compile_rows(output, list(bound.inputs), transform.name)
+        if function is None:
+            return None
+        functions[output.name] = function
+    return columns, functions
 
 
 def parse_request_sources(config: Any) -> dict[str, RequestSource]:

@@ -25,7 +25,7 @@ from ._online_store import OnlineStore, open_online_store
 from ._pit_query import point_in_time_query, view_table
 from ._project import Project, find_project
 from ._registry import Registry
-from ._services import ResolvedRequest, apply_transforms, resolve_request
+from ._services import ResolvedRequest, apply_online_transforms, apply_transforms, resolve_request
 from ._sync import SyncReport, sync_views
 from ._transforms import SqlTransform
 
@@ -188,10 +188,7 @@ class FeatureStore:
         if not request.transforms:
             return response
         _check_request_fields(response.columns, request, "request_data")
-        needed = dict.fromkeys(column for t in request.transforms for column in t.inputs.values())
-        table = apply_transforms(request, pa.table({name: response.column(name) for name in needed}))
-        added = [name for t in request.transforms for name in t.outputs]
-        return response.with_columns({name: table.column(name) for name in added}, request.output_types)
+        return apply_online_transforms(request, response)
 
     def _resolve_cached(self, features: Sequence[str] | str, full_feature_names: bool) -> ResolvedRequest:
         """Resolution is pure given the registry: cache it for the online hot path."""
