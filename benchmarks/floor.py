@@ -28,7 +28,7 @@ from workload import SIZES, Workload, online_requests  # noqa: E402
 
 # the plain range join on the validity intervals: what featurelayer's query amounts to
 RANGE_JOIN = """
-select e.user_id, e.event_timestamp, e.label,
+select e.user_id, e.event_timestamp, e.label, e.row_id,
        a.daily_transactions, a.avg_transaction_value_7d, p.plan, p.credit_score
 from entity_rows e
 left join activity a on a.user_id = e.user_id and a.valid_from <= e.event_timestamp and e.event_timestamp < a.valid_to
@@ -49,7 +49,7 @@ p as (
          case when e.event_timestamp < p.valid_to then p.credit_score end as credit_score
   from e asof left join profile p on p.user_id = e.user_id and e.event_timestamp >= p.valid_from
 )
-select e.user_id, e.event_timestamp, e.label, a.daily_transactions, a.avg_transaction_value_7d, p.plan, p.credit_score
+select e.user_id, e.event_timestamp, e.label, e.row_id, a.daily_transactions, a.avg_transaction_value_7d, p.plan, p.credit_score
 from e join a using (rid) join p using (rid) order by e.rid
 """
 
@@ -72,7 +72,7 @@ p as (
   from e asof left join profile_rows pr
     on pr.user_id = e.user_id and e.event_timestamp >= pr.event_timestamp
 )
-select e.user_id, e.event_timestamp, e.label, a.daily_transactions, a.avg_transaction_value_7d, p.plan, p.credit_score
+select e.user_id, e.event_timestamp, e.label, e.row_id, a.daily_transactions, a.avg_transaction_value_7d, p.plan, p.credit_score
 from e join a using (rid) join p using (rid) order by e.rid
 """
 

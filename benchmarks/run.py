@@ -198,7 +198,7 @@ class Harness:
     def retrieval(self) -> None:
         print("training retrieval:", flush=True)
         repeat = self.args.repeat
-        for i in range(repeat):  # best of `repeat` for ours and the floor; Feast runs once
+        for i in range(repeat):  # best of `repeat`, but for Feast's slow file store
             suffix = f" (run {i + 1} of {repeat})" if repeat > 1 else ""
             out = self.work / "ours_training.parquet"
             self.keep_best("ours", self.ours("ours", f"featurelayer get_historical_features{suffix}", "historical", "--out", str(out)))
@@ -208,10 +208,14 @@ class Harness:
                 ("asof_raw", "ASOF join on the raw rows"),
             ):
                 self.keep_best(key, self.floor(key, f"floor: {name}{suffix}", key))
-        for store in ("duckdb", "file"):
-            out = self.work / f"feast_{store}_training.parquet"
-            self.peer(f"feast_{store}", f"Feast {FEAST_VERSION} get_historical_features, {store} offline store",
-                      "historical", "--offline", store, "--out", str(out))
+            # Feast's DuckDB store too; its file store takes minutes at the medium preset, so it runs once
+            out = self.work / "feast_duckdb_training.parquet"
+            run = self.peer("feast_duckdb", f"Feast {FEAST_VERSION} get_historical_features, duckdb offline store{suffix}",
+                            "historical", "--offline", "duckdb", "--out", str(out))
+            if run is not None:
+                self.keep_best("feast_duckdb", run)
+        self.peer("feast_file", f"Feast {FEAST_VERSION} get_historical_features, file offline store",
+                  "historical", "--offline", "file", "--out", str(self.work / "feast_file_training.parquet"))
 
     def keep_best(self, key: str, run: Run) -> None:
         best = self.best.get(key)
@@ -426,7 +430,7 @@ def main() -> None:
     parser.add_argument("--only", default="retrieval,online", help="parts to run: retrieval, online (comma-separated)")
     parser.add_argument("--no-peer", action="store_true", help="skip Feast")
     parser.add_argument("--feast-venv", type=Path, default=HERE / ".work" / "feast-venv")
-    parser.add_argument("--repeat", type=int, default=1, help="runs of each retrieval measurement of ours and the floor; the best is kept")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each retrieval measurement (but Feast's file store); the best is kept")
     parser.add_argument("--requests", type=int, help="online requests per size (default: 2,000; tiny: 100)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds one measurement may take")
     args = parser.parse_args()

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -117,7 +118,7 @@ def entity_rows_from_arrow(table: pa.Table, join_keys: Sequence[str], extra: Seq
     utc = _naive_utc(column)
     carried = [c for c in extra if c not in join_keys]
     keys = pa.table(
-        [pa.array(range(table.num_rows), pa.int64()), *(table.column(k) for k in [*join_keys, *carried]), utc],
+        [pa.array(np.arange(table.num_rows, dtype=np.int64)), *(table.column(k) for k in [*join_keys, *carried]), utc],
         names=[ROW_ID, *join_keys, *carried, TIMESTAMP],
     )
     return EntityRows(original=table, keys=keys, timestamp_column=ts_name)

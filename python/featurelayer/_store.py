@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 from sqlglot import exp
 
@@ -381,13 +382,20 @@ class RetrievalJob:
             return self._finish(result.drop_columns([ROW_ID]), passthrough)
         assert self._rows is not None and self._rows.original is not None
         with offline.registered(self._rows.keys) as entity:
-            result = offline.to_arrow(self._query(entity, for_table=False))
+            # unordered: putting the rows back in input order is a scatter on the row id here,
+            # O(n), instead of the warehouse's sort (about 0.1 s of 0.6 s at 1M rows)
+            query = self._query(entity, for_table=False)
+            query.set("order", None)
+            result = offline.to_arrow(query)
         if result.num_rows != self._rows.keys.num_rows:
             raise ValidationError(
                 f"The point-in-time join returned {result.num_rows} rows for {self._rows.keys.num_rows} entity "
                 "rows: a feature table has overlapping validity intervals. Build it with "
                 "feature_layer.valid_intervals and run its valid_intervals_ordered test (`featurelayer build`)."
             )
+        order = np.empty(result.num_rows, dtype=np.int64)
+        order[result.column(ROW_ID).to_numpy()] = np.arange(result.num_rows, dtype=np.int64)
+        result = result.take(pa.array(order))
         table = self._rows.original
         for name in result.column_names[1:]:  # features and SQL transforms, after the row id
             table = table.append_column(name, result.column(name))
