@@ -26,7 +26,7 @@ from ._online_codec import header
 __all__ = ["OnlineStore", "RedisOnlineStore", "SqliteOnlineStore", "Write", "open_online_store", "redact"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Write:
     """One row to store: its key, ordering timestamps (µs), expiry (µs or None) and encoded values."""
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlglot import exp
 
 from ._online_codec import encode_values, entity_key, micros
@@ -108,31 +109,68 @@ def current_rows_query(view: FeatureView, incremental: bool) -> exp.Select:
 
 
 def _writes(project: str, view: FeatureView, batch: pa.RecordBatch) -> tuple[list[Write], int | None]:
-    """The batch as store writes, and the greatest created timestamp in it (µs)."""
-    columns = batch.to_pydict()
-    keys = list(zip(*(columns[k] for k in view.join_keys), strict=True))
-    values = list(zip(*(columns[f.name] for f in view.features), strict=True))
-    events = columns["valid_from"]
-    valid_tos = columns["valid_to"]
-    createds = columns[view.created_timestamp] if view.created_timestamp else [None] * len(events)
-    writes = []
-    newest: int | None = None
+    """The batch as store writes, and the greatest created timestamp in it (µs).
+
+    Column-wise: timestamps become µs in Arrow, and only the values' JSON is
+    built per row (the sync's own hot loop: about 1 µs a row, against 15 for
+    converting each row's datetimes in Python).
+    """
+    n = batch.num_rows
+    events = _micros(batch.column("valid_from"))
+    valid_tos = _micros(batch.column("valid_to"))
+    if view.created_timestamp:
+        created = batch.column(view.created_timestamp)
+        createds = [-1 if c is None else c for c in _micros(created)]
+        newest = pc.max(created).as_py()
+        newest_us = None if newest is None else micros(newest)
+    else:
+        createds, newest_us = [-1] * n, None
+    keys = _keys(project, view, batch)
+    values = [_json_ready(batch.column(f.name)) for f in view.features]
+    payloads = [encode_values(row) for row in zip(*values, strict=True)] if values else ["[]"] * n
+    name = view.name
+    writes = [
+        Write(key, name, event, created, None if valid_to >= _OPEN_US else valid_to, payload)
+        for key, event, created, valid_to, payload in zip(keys, events, createds, valid_tos, payloads, strict=True)
+    ]
+    return writes, newest_us
+
+
+_OPEN_US = micros(OPEN_VALID_TO)
+
+
+def _micros(column: pa.Array) -> list[Any]:
+    """A timestamp column as µs since the epoch (naive values are UTC; aware ones are instants, stored as UTC)."""
+    kind = column.type
+    if pa.types.is_date(kind):
+        column = pc.cast(column, pa.timestamp("us"))
+    elif kind.unit != "us":
+        column = pc.cast(column, pa.timestamp("us", tz=kind.tz), safe=False)
+    values: list[Any] = pc.cast(column, pa.int64()).to_pylist()
+    return values
+
+
+def _json_ready(column: pa.Array) -> list[Any]:
+    """A feature column as the Python values its JSON holds: timestamps as µs, dates as days (see _online_codec)."""
+    kind = column.type
+    if pa.types.is_timestamp(kind):
+        return _micros(column)
+    if pa.types.is_date(kind):
+        days: list[Any] = pc.cast(pc.cast(column, pa.date32()), pa.int32()).to_pylist()
+        return days
+    values: list[Any] = column.to_pylist()
+    return values
+
+
+def _keys(project: str, view: FeatureView, batch: pa.RecordBatch) -> list[str]:
+    key_columns = [batch.column(k) for k in view.join_keys]
     schema = view.schema_tag
-    for key, row, event, created, valid_to in zip(keys, values, events, createds, valid_tos, strict=True):
-        created_us = -1 if created is None else micros(created)
-        if created is not None and (newest is None or created_us > newest):
-            newest = created_us
-        writes.append(
-            Write(
-                key=entity_key(project, view.name, key, schema),
-                view=view.name,
-                event=micros(event),
-                created=created_us,
-                valid_to=None if valid_to >= OPEN_VALID_TO else micros(valid_to),
-                payload=encode_values(row),
-            )
-        )
-    return writes, newest
+    if len(key_columns) == 1 and pa.types.is_integer(key_columns[0].type) and key_columns[0].null_count == 0:
+        # the common case: entity_key's own fast path, its prefix and suffix built once
+        prefix, _, suffix = entity_key(project, view.name, [0], schema).partition("{[0]}")
+        return [f"{prefix}{{[{v}]}}{suffix}" for v in key_columns[0].to_pylist()]
+    rows = zip(*(c.to_pylist() for c in key_columns), strict=True)
+    return [entity_key(project, view.name, key, schema) for key in rows]
 
 
 def sync_views(
