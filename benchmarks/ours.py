@@ -64,14 +64,28 @@ def sync(workload: Workload, url: str) -> dict[str, object]:
 def online(workload: Workload, url: str, requests: int) -> dict[str, object]:
     from featurelayer import FeatureStore
 
-    results: dict[str, dict[str, dict[str, float]]] = {"features": {}, "service": {}}
+    results: dict[str, dict[str, dict[str, float]]] = {"features": {}, "service": {}, "transform": {}}
     warmup = min(200, requests // 5)
     with FeatureStore(PROJECT, online_url=url, clock=lambda: workload.now) as store:
         for size in SIZES:
             batches = online_requests(workload, size, requests)
             results["features"][str(size)] = latency(lambda rows: store.get_online_features(FEATURES, rows).to_dict(), batches, warmup)
             results["service"][str(size)] = latency(lambda rows: store.get_online_features(SERVICE, rows).to_dict(), batches, warmup)
+            results["transform"][str(size)] = transform_cost(store, batches, warmup)
     return {"latency": results}
+
+
+def transform_cost(store: object, batches: list[list[dict[str, int]]], warmup: int) -> dict[str, float]:
+    """What the service's transform alone adds to a request (ms): computing it on an online response already read."""
+    from featurelayer._online import read_online
+    from featurelayer._services import apply_online_transforms
+
+    request = store._resolve_cached(SERVICE, False)  # type: ignore[attr-defined]
+    responses = [
+        read_online(store.registry.project_name, store.online_store, request.refs, rows, now=store.clock())  # type: ignore[attr-defined]
+        for rows in batches
+    ]
+    return latency(lambda response: apply_online_transforms(request, response).to_dict(), responses, warmup)
 
 
 def main() -> None:

@@ -397,6 +397,7 @@ def report(results: dict[str, Any]) -> str:
         readers: list[tuple[str, str, str, str]] = [
             ("online", "features", "featurelayer get_online_features, 4 features", "ours"),
             ("online", "service", "featurelayer, the service with a SQL transform", "ours"),
+            ("online", "transform", "featurelayer: of which the SQL transform alone", "ours"),
             ("redis_reads", "redis-py MGET", "floor: raw redis-py MGET of the same keys", "floor"),
             ("redis_reads", "redis-benchmark MGET", "floor: redis-benchmark, the same MGET", "floor"),
             ("feast_online", "features", f"Feast {FEAST_VERSION} get_online_features, 4 features", "peer"),

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from ._errors import ValidationError
-from ._online_codec import decode_column, decode_values, entity_key, micros
+from ._online_codec import EXPIRED, NOT_FOUND, decode_column, decode_rows, entity_keys, micros
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -146,7 +146,7 @@ def _columns(entity_rows: Any) -> dict[str, list[Any]]:
         return columns
     if isinstance(entity_rows, Sequence) and not isinstance(entity_rows, str):
         rows = list(entity_rows)
-        if not all(isinstance(r, Mapping) for r in rows):
+        if not all(type(r) is dict or isinstance(r, Mapping) for r in rows):  # abc checks cost µs per row
             raise ValidationError(
                 "entity_rows must be a list of dicts such as [{'user_id': 1}], a dict of lists, or a DataFrame."
             )
@@ -162,6 +162,8 @@ def _columns(entity_rows: Any) -> dict[str, list[Any]]:
 
 
 _PRESENT, _NULL = FieldStatus.PRESENT, FieldStatus.NULL
+# decode_rows' states: None for a row in force, whose values decide PRESENT or NULL
+_STATUS_OF_STATE: dict[int, FieldStatus | None] = {NOT_FOUND: FieldStatus.NOT_FOUND, EXPIRED: FieldStatus.EXPIRED}
 _PYTHON_TYPES = {pa.int64(): int, pa.int32(): int, pa.int16(): int, pa.string(): str}
 
 
@@ -205,7 +207,7 @@ def read_online(
         offsets[view.name] = len(keys)
         schema = view.schema_tag
         source = view.stored_name  # a projection reads the rows of the view it projects
-        keys.extend(entity_key(project, source, key, schema) for key in zip(*typed, strict=True))
+        keys.extend(entity_keys(project, source, typed, schema))
     raw = online.read(keys)
 
     now_us = micros(now)
@@ -218,16 +220,8 @@ def read_online(
     values_by_name: dict[str, list[Any]] = {}
     for view in views:
         start = offsets[view.name]
-        rows: list[list[Any] | None] = []
-        row_status: list[FieldStatus | None] = []
-        for stored in raw[start : start + n]:
-            if stored is None:
-                rows.append(None)
-                row_status.append(FieldStatus.NOT_FOUND)
-                continue
-            decoded = decode_values(stored, now_us)
-            rows.append(decoded)
-            row_status.append(FieldStatus.EXPIRED if decoded is None else None)
+        rows, states = decode_rows(raw[start : start + n], now_us)
+        row_status = [_STATUS_OF_STATE.get(state) for state in states]
         positions = {f.name: i for i, f in enumerate(view.features)}
         for ref in (r for r in refs if r.view.name == view.name):
             i = positions[ref.feature.name]

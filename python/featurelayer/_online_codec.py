@@ -30,14 +30,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 __all__ = [
     "NO_VALUE",
     "StoredRow",
     "decode_column",
     "decode_row",
+    "decode_rows",
+    "encode_columns",
     "encode_values",
     "entity_key",
+    "entity_keys",
     "header",
     "micros",
     "schema_tag",
@@ -80,6 +84,21 @@ def entity_key(project: str, view: str, key_values: Sequence[Any], schema: str =
     return f"fl:{project}:{{{text}}}:{view}:{schema}"
 
 
+def entity_keys(project: str, view: str, key_columns: Sequence[Sequence[Any]], schema: str = "") -> list[str]:
+    """The store keys of many entities in one view, from one list of values per join key.
+
+    The sync and the online read both build thousands of keys a second; for the
+    common single integer key the key's prefix and suffix are built once.
+
+    >>> entity_keys("p", "user_profile", [[1, 2]], "2f0bccc5")
+    ['fl:p:{[1]}:user_profile:2f0bccc5', 'fl:p:{[2]}:user_profile:2f0bccc5']
+    """
+    if len(key_columns) == 1 and all(type(v) is int for v in key_columns[0]):
+        prefix, suffix = f"fl:{project}:{{[", f"]}}:{view}:{schema}"
+        return [f"{prefix}{v}{suffix}" for v in key_columns[0]]
+    return [entity_key(project, view, key, schema) for key in zip(*key_columns, strict=True)]
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return micros(value)
@@ -93,6 +112,7 @@ def _json_default(value: Any) -> Any:
 
 
 _DECODER = json.JSONDecoder()
+_encode_string = json.encoder.encode_basestring_ascii  # json.dumps' own (C) string encoder
 _VALUE_ENCODER = json.JSONEncoder(separators=(",", ":"), default=_json_default, allow_nan=True)
 _KEY_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), default=_json_default)
 
@@ -100,6 +120,57 @@ _KEY_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), defaul
 def encode_values(values: Iterable[Any]) -> str:
     """The JSON array of one row's feature values (the part after the header)."""
     return _VALUE_ENCODER.encode(list(values))
+
+
+def encode_columns(columns: Sequence[pa.Array], n: int) -> list[str]:
+    """Each row's JSON array of values, built column by column: the sync's hot loop.
+
+    The same text ``encode_values`` gives for each row (a test pins it), at a
+    fraction of the cost: plain columns become JSON fragments with one C-level
+    map each (``json.encoder`` builds an encoder object per call, several µs a
+    row), and only the rarer types (timestamps, dates, decimals, bytes) go
+    through the generic encoder value by value.
+    """
+    if not columns:
+        return ["[]"] * n
+    parts = [_fragments(column) for column in columns]
+    if len(parts) == 1:
+        return [f"[{a}]" for a in parts[0]]
+    return ["[" + ",".join(row) + "]" for row in zip(*parts, strict=True)]
+
+
+def _fragments(column: pa.Array) -> list[str]:
+    """One column's values as JSON fragments, in row order."""
+    kind = column.type
+    if pa.types.is_integer(kind):
+        fragment: Any = str
+    elif pa.types.is_floating(kind) and pc.all(pc.is_finite(column)).as_py() is not False:
+        fragment = float.__repr__  # what json writes for a finite float; NaN and inf go the generic way
+    elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        fragment = _encode_string
+    elif pa.types.is_boolean(kind):
+        fragment = _BOOLEAN.__getitem__
+    else:
+        return [_VALUE_ENCODER.encode(v) for v in _json_ready(column)]
+    values = column.to_pylist()
+    if column.null_count:
+        return ["null" if v is None else fragment(v) for v in values]
+    return list(map(fragment, values))
+
+
+_BOOLEAN = {True: "true", False: "false"}
+
+
+def _json_ready(column: pa.Array) -> list[Any]:
+    """Values as ``encode_values`` receives them; timestamps as µs without a datetime per value."""
+    kind = column.type
+    if pa.types.is_timestamp(kind):
+        if kind.unit != "us":
+            column = pc.cast(column, pa.timestamp("us", tz=kind.tz), safe=False)
+        micros_: list[Any] = pc.cast(column, pa.int64()).to_pylist()
+        return micros_
+    values: list[Any] = column.to_pylist()
+    return values
 
 
 def header(event: int, created: int, valid_to: int | None, generation: int) -> str:
@@ -125,14 +196,34 @@ def decode_row(raw: bytes | str) -> StoredRow:
     return StoredRow(int(event), int(created), int(valid_to), int(generation), json.loads(payload))
 
 
-def decode_values(raw: bytes, now_us: int) -> list[Any] | None:
-    """The values of a stored row, or None when it has expired at ``now_us`` (the read hot path)."""
-    _event, _created, valid_to, _generation, payload = raw.split(b":", 4)
-    expires = int(valid_to)
-    if expires != NO_VALUE and now_us >= expires:
-        return None
-    values: list[Any] = _DECODER.decode(payload.decode())
-    return values
+#: decode_rows' states of a key: a row in force, no row, a row whose validity has ended
+FOUND, NOT_FOUND, EXPIRED = 0, 1, 2
+
+
+def decode_rows(raws: Sequence[bytes | None], now_us: int) -> tuple[list[list[Any] | None], list[int]]:
+    """Many stored rows' values at ``now_us`` (the read hot path), and each key's state.
+
+    The payloads in force are parsed as one JSON document: one C-level parse
+    instead of one Python-level ``json`` call per row, which was most of an
+    online read's time at 100 entity rows.
+    """
+    states: list[int] = []
+    payloads: list[bytes] = []
+    for raw in raws:
+        if raw is None:
+            states.append(NOT_FOUND)
+            continue
+        _event, _created, valid_to, _generation, payload = raw.split(b":", 4)
+        expires = int(valid_to)
+        if expires != NO_VALUE and now_us >= expires:
+            states.append(EXPIRED)
+        else:
+            states.append(FOUND)
+            payloads.append(payload)
+    decoded: list[list[Any]] = _DECODER.decode("[" + b",".join(payloads).decode() + "]") if payloads else []
+    found = iter(decoded)
+    rows = [next(found) if state == FOUND else None for state in states]
+    return rows, states
 
 
 def decode_column(values: list[Any], arrow_type: pa.DataType) -> pa.Array:

@@ -23,23 +23,31 @@ from typing import Any, Protocol
 from ._errors import OnlineStoreError
 from ._online_codec import header
 
-__all__ = ["OnlineStore", "RedisOnlineStore", "SqliteOnlineStore", "Write", "open_online_store", "redact"]
+__all__ = ["OnlineStore", "RedisOnlineStore", "SqliteOnlineStore", "WriteBatch", "open_online_store", "redact"]
 
 
-@dataclass(frozen=True, slots=True)
-class Write:
-    """One row to store: its key, ordering timestamps (µs), expiry (µs or None) and encoded values."""
+@dataclass(frozen=True)
+class WriteBatch:
+    """Rows of one view to store, column by column (no object per row: the sync writes millions).
 
-    key: str
+    ``events``, ``createds`` and ``valid_tos`` are µs since the epoch; a
+    created of -1 means the view has none, a valid_to of -1 that the row is
+    open-ended. ``payloads`` are the rows' JSON arrays of values.
+    """
+
     view: str
-    event: int
-    created: int  # -1 when the view has no created timestamp
-    valid_to: int | None
-    payload: str  # the JSON array of values
+    keys: list[str]
+    events: list[int]
+    createds: list[int]
+    valid_tos: list[int]
+    payloads: list[str]
+
+    def __len__(self) -> int:
+        return len(self.keys)
 
 
 class OnlineStore(Protocol):
-    def write(self, writes: Sequence[Write], generation: int, now_us: int) -> int: ...
+    def write(self, batch: WriteBatch, generation: int, now_us: int) -> int: ...
     def read(self, keys: Sequence[str]) -> list[bytes | None]: ...
     def delete_older_generations(self, project: str, view: str, generation: int, now_us: int) -> int: ...
     def get_meta(self, project: str, view: str) -> dict[str, str]: ...
@@ -61,35 +69,43 @@ def redact(url: str) -> str:
 
 # --- Redis ----------------------------------------------------------------------------------
 
-# Many rows per call. KEYS: the rows' keys. ARGV[1]: generation; then five per key:
-# event, created, valid_to, values, expire-in ms ('' = never).
+# Many rows per call. KEYS: the rows' keys. ARGV[1]: generation, ARGV[2]: now (µs),
+# ARGV[3]: retention (ms); then one per key, the row as stored under this generation,
+# '<event>:<created>:<valid_to or -1>:<generation>:<values>' (one argument a row keeps the
+# client's per-argument cost down, and the script stores it as it came in the common case).
 # A stored row with a greater (event, created) wins; an equal one is overwritten (idempotent).
 # The greatest generation seen is kept, so a full sync's cleanup spares rows an
-# incremental sync touched meanwhile. Numbers stay the strings they came as:
-# Lua would print large ones as 1.7e+15. A script runs atomically: each key is
-# old or new, whatever happens to the client.
+# incremental sync touched meanwhile. A row with a valid_to expires in Redis
+# `retention` after it, counted from the sync's `now` (relative PX, so a sync run
+# with another clock than the server's, in a replay or a test, expires rows
+# consistently). Numbers stay the strings they came as: Lua would print large ones
+# as 1.7e+15. A script runs atomically: each key is old or new, whatever happens to
+# the client.
 _WRITE_LUA = """
+local gen, now, retention = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local written = 0
 for i = 1, #KEYS do
-  local a = 1 + (i - 1) * 5
-  local e, c, x, payload, px = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
-  local gen = ARGV[1]
+  local value = ARGV[i + 3]
+  local e, c, x = string.match(value, '^(%-?%d+):(%-?%d+):(%-?%d+):')
   local cur = redis.call('GET', KEYS[i])
   local older = false
   if cur then
-    local ce, cc, cx, cg = string.match(cur, '^(%-?%d+):(%-?%d+):(%-?%d+):(%d+):')
-    if tonumber(ce) > tonumber(e) or (tonumber(ce) == tonumber(e) and tonumber(cc) > tonumber(c)) then
+    local ce, cc, cg = string.match(cur, '^(%-?%d+):(%-?%d+):%-?%d+:(%d+):')
+    ce, e = tonumber(ce), tonumber(e)
+    if ce > e or (ce == e and tonumber(cc) > tonumber(c)) then
       older = true
-    elseif tonumber(cg) > tonumber(gen) then
-      gen = cg
+    elseif tonumber(cg) > gen then
+      local head = string.match(value, '^%-?%d+:%-?%d+:%-?%d+:%d+:')
+      value = string.sub(head, 1, #head - #ARGV[1] - 1) .. cg .. ':' .. string.sub(value, #head + 1)
     end
   end
   if not older then
-    local value = e .. ':' .. c .. ':' .. x .. ':' .. gen .. ':' .. payload
-    if px == '' then
+    if x == '-1' then
       redis.call('SET', KEYS[i], value)
     else
-      redis.call('SET', KEYS[i], value, 'PX', px)
+      local px = math.floor((tonumber(x) - now) / 1000) + retention
+      if px < 1 then px = 1 end
+      redis.call('SET', KEYS[i], value, 'PX', string.format('%d', px))
     end
     written = written + 1
   end
@@ -167,7 +183,7 @@ class RedisOnlineStore:
             raise self._fail(exc, "connecting") from exc
 
     def _run_script(
-        self, script: str, keys: Sequence[str], shared: Sequence[Any], per_key: Sequence[Sequence[Any]]
+        self, script: str, keys: Sequence[str], shared: Sequence[Any], per_key: Sequence[Any] | None = None
     ) -> int:
         """Runs a many-key Lua script over ``keys``, one pipelined round trip per server; sums its results.
 
@@ -196,7 +212,7 @@ class RedisOnlineStore:
                 pipe = client.pipeline(transaction=False)
                 for start in range(0, len(indices), step):
                     chunk = indices[start : start + step]
-                    args = [a for i in chunk for a in per_key[i]]
+                    args = [] if per_key is None else [per_key[i] for i in chunk]
                     pipe.evalsha(self._shas[sha_key], len(chunk), *(keys[i] for i in chunk), *shared, *args)
                 try:
                     total += sum(int(r) for r in pipe.execute())
@@ -207,29 +223,18 @@ class RedisOnlineStore:
                         raise
         return total
 
-    def write(self, writes: Sequence[Write], generation: int, now_us: int) -> int:
-        """Writes a batch in one pipelined round trip; returns how many rows were stored (not older).
-
-        A row with a valid_to expires in Redis ``retention`` after it, counted
-        from the sync's ``now`` (relative PX, so a sync run with another clock
-        than the server's, in a replay or a test, expires rows consistently).
-        """
+    def write(self, batch: WriteBatch, generation: int, now_us: int) -> int:
+        """Writes a batch in one pipelined round trip; returns how many rows were stored (not older)."""
         import redis
 
-        if not writes:
+        if not len(batch):
             return 0
         rows = [
-            (
-                w.event,
-                w.created,
-                -1 if w.valid_to is None else w.valid_to,
-                w.payload,
-                "" if w.valid_to is None else max(1, (w.valid_to - now_us) // 1000 + self.retention_ms),
-            )
-            for w in writes
+            f"{e}:{c}:{x}:{generation}:{p}"
+            for e, c, x, p in zip(batch.events, batch.createds, batch.valid_tos, batch.payloads, strict=True)
         ]
         try:
-            return self._run_script(_WRITE_LUA, [w.key for w in writes], [generation], rows)
+            return self._run_script(_WRITE_LUA, batch.keys, [generation, now_us, self.retention_ms], rows)
         except redis.RedisError as exc:
             raise self._fail(exc, "writing") from exc
 
@@ -262,7 +267,7 @@ class RedisOnlineStore:
         deleted = 0
         try:
             for keys in self._scan(f"fl:{_glob(project)}:{{*}}:{_glob(view)}:*"):
-                deleted += self._run_script(_DELETE_OLD_LUA, keys, [generation, now_us], [()] * len(keys))
+                deleted += self._run_script(_DELETE_OLD_LUA, keys, [generation, now_us])
         except redis.RedisError as exc:
             raise self._fail(exc, "removing rows no longer valid") from exc
         return deleted
@@ -338,20 +343,15 @@ class SqliteOnlineStore:
     def ping(self) -> None:
         self._connect().execute("select 1")
 
-    def write(self, writes: Sequence[Write], generation: int, now_us: int) -> int:
-        if not writes:
+    def write(self, batch: WriteBatch, generation: int, now_us: int) -> int:
+        if not len(batch):
             return 0
+        view = batch.view
         rows = [
-            (
-                w.key,
-                w.view,
-                header(w.event, w.created, w.valid_to, generation) + w.payload,
-                w.event,
-                w.created,
-                -1 if w.valid_to is None else w.valid_to,
-                generation,
+            (key, view, header(e, c, x, generation) + p, e, c, x, generation)
+            for key, e, c, x, p in zip(
+                batch.keys, batch.events, batch.createds, batch.valid_tos, batch.payloads, strict=True
             )
-            for w in writes
         ]
         connection = self._connect()
         before = connection.total_changes
