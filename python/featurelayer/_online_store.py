@@ -69,27 +69,23 @@ def redact(url: str) -> str:
 
 # --- Redis ----------------------------------------------------------------------------------
 
-# Many rows per call. KEYS: the rows' keys. ARGV[1]: generation, ARGV[2]: now (µs),
-# ARGV[3]: retention (ms); then one per key, the row as stored under this generation,
-# '<event>:<created>:<valid_to or -1>:<generation>:<values>' (one argument a row keeps the
-# client's per-argument cost down, and the script stores it as it came in the common case).
+# Many rows per call. KEYS: the rows' keys. ARGV[1]: generation; then for each key the row
+# as stored under this generation, '<event>:<created>:<valid_to or -1>:<generation>:<values>'
+# (stored as it came in the common case), then for each key its expiry in ms ('' = never).
 # A stored row with a greater (event, created) wins; an equal one is overwritten (idempotent).
 # The greatest generation seen is kept, so a full sync's cleanup spares rows an
-# incremental sync touched meanwhile. A row with a valid_to expires in Redis
-# `retention` after it, counted from the sync's `now` (relative PX, so a sync run
-# with another clock than the server's, in a replay or a test, expires rows
-# consistently). Numbers stay the strings they came as: Lua would print large ones
-# as 1.7e+15. A script runs atomically: each key is old or new, whatever happens to
-# the client.
+# incremental sync touched meanwhile. Numbers stay the strings they came as: Lua would
+# print large ones as 1.7e+15. A script runs atomically: each key is old or new,
+# whatever happens to the client.
 _WRITE_LUA = """
-local gen, now, retention = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local gen, n = tonumber(ARGV[1]), #KEYS
 local written = 0
-for i = 1, #KEYS do
-  local value = ARGV[i + 3]
-  local e, c, x = string.match(value, '^(%-?%d+):(%-?%d+):(%-?%d+):')
+for i = 1, n do
+  local value, px = ARGV[i + 1], ARGV[n + i + 1]
   local cur = redis.call('GET', KEYS[i])
   local older = false
   if cur then
+    local e, c = string.match(value, '^(%-?%d+):(%-?%d+):')
     local ce, cc, cg = string.match(cur, '^(%-?%d+):(%-?%d+):%-?%d+:(%d+):')
     ce, e = tonumber(ce), tonumber(e)
     if ce > e or (ce == e and tonumber(cc) > tonumber(c)) then
@@ -100,12 +96,10 @@ for i = 1, #KEYS do
     end
   end
   if not older then
-    if x == '-1' then
+    if px == '' then
       redis.call('SET', KEYS[i], value)
     else
-      local px = math.floor((tonumber(x) - now) / 1000) + retention
-      if px < 1 then px = 1 end
-      redis.call('SET', KEYS[i], value, 'PX', string.format('%d', px))
+      redis.call('SET', KEYS[i], value, 'PX', px)
     end
     written = written + 1
   end
@@ -183,9 +177,12 @@ class RedisOnlineStore:
             raise self._fail(exc, "connecting") from exc
 
     def _run_script(
-        self, script: str, keys: Sequence[str], shared: Sequence[Any], per_key: Sequence[Any] | None = None
+        self, script: str, keys: Sequence[str], shared: Sequence[Any], *per_key: Sequence[Any]
     ) -> int:
         """Runs a many-key Lua script over ``keys``, one pipelined round trip per server; sums its results.
+
+        Each call's ARGV is ``shared``, then each ``per_key`` column's values for
+        the call's keys, column after column.
 
         The script is loaded on first use, and again if a server forgot it (a
         restart or a failover): the calls are idempotent, so a retry is safe.
@@ -212,7 +209,7 @@ class RedisOnlineStore:
                 pipe = client.pipeline(transaction=False)
                 for start in range(0, len(indices), step):
                     chunk = indices[start : start + step]
-                    args = [] if per_key is None else [per_key[i] for i in chunk]
+                    args = [column[i] for column in per_key for i in chunk]
                     pipe.evalsha(self._shas[sha_key], len(chunk), *(keys[i] for i in chunk), *shared, *args)
                 try:
                     total += sum(int(r) for r in pipe.execute())
@@ -224,17 +221,24 @@ class RedisOnlineStore:
         return total
 
     def write(self, batch: WriteBatch, generation: int, now_us: int) -> int:
-        """Writes a batch in one pipelined round trip; returns how many rows were stored (not older)."""
+        """Writes a batch in one pipelined round trip; returns how many rows were stored (not older).
+
+        A row with a valid_to expires in Redis ``retention`` after it, counted
+        from the sync's ``now`` (relative PX, so a sync run with another clock
+        than the server's, in a replay or a test, expires rows consistently).
+        """
         import redis
 
         if not len(batch):
             return 0
-        rows = [
+        values = [
             f"{e}:{c}:{x}:{generation}:{p}"
             for e, c, x, p in zip(batch.events, batch.createds, batch.valid_tos, batch.payloads, strict=True)
         ]
+        retention_ms = self.retention_ms
+        expiries = ["" if x == -1 else max(1, (x - now_us) // 1000 + retention_ms) for x in batch.valid_tos]
         try:
-            return self._run_script(_WRITE_LUA, batch.keys, [generation, now_us, self.retention_ms], rows)
+            return self._run_script(_WRITE_LUA, batch.keys, [generation], values, expiries)
         except redis.RedisError as exc:
             raise self._fail(exc, "writing") from exc
 
