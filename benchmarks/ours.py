@@ -85,7 +85,7 @@ def transform_cost(store: object, batches: list[list[dict[str, int]]], warmup: i
         read_online(store.registry.project_name, store.online_store, request.refs, rows, now=store.clock())  # type: ignore[attr-defined]
         for rows in batches
     ]
-    return latency(lambda response: apply_online_transforms(request, response).to_dict(), responses, warmup)
+    return latency(lambda response: apply_online_transforms(request, response), responses, warmup)
 
 
 def main() -> None:

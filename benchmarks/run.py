@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/run.py --preset small      # or: make bench PRESET=small
     .venv/bin/python benchmarks/run.py --preset medium     # 10M+ feature rows, 1M entity rows
     .venv/bin/python benchmarks/run.py --preset small --no-peer
+    .venv/bin/python benchmarks/run.py --preset sync10m --only online --no-peer   # sync at 10M rows
 
 Generates the preset's workload as Parquet (benchmarks/workload.py), then takes
 the same files through three kinds of contender, each measurement in its own
@@ -98,21 +99,44 @@ class Harness:
         run = Run(name, role)
         print(f"  {name} ...", end="", flush=True)
         start = time.perf_counter()
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=self.args.timeout)
-        except subprocess.TimeoutExpired:
-            run.error = f"timed out after {self.args.timeout:.0f} s"
-        else:
-            lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_MARK)]
-            if done.returncode != 0 or not lines:
-                tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
-                run.error = f"exit {done.returncode}: {tail[:200]}"
+        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+            process = subprocess.Popen(command, stdout=out, stderr=err, text=True)
+            run.error = self.watch(process, start)
+            out.seek(0)
+            err.seek(0)
+            stdout, stderr = out.read(), err.read()
+        if run.error is None:
+            lines = [line for line in stdout.splitlines() if line.startswith(RESULT_MARK)]
+            if process.returncode != 0 or not lines:
+                tail = (stderr.strip().splitlines() or ["(no output)"])[-1]
+                run.error = f"exit {process.returncode}: {tail[:200]}"
             else:
                 run.result = json.loads(lines[-1].removeprefix(RESULT_MARK))
         elapsed = time.perf_counter() - start
         print(f" {run.error}" if run.error else f" done ({elapsed:.1f} s with start-up)", flush=True)
         self.runs[key] = run
         return run
+
+    def watch(self, process: subprocess.Popen[str], start: float) -> str | None:
+        """Waits for a measurement; stops it past the time limit or the memory limit (why, or None).
+
+        The memory limit keeps a contender that grows without bound (Feast's
+        file offline store passes 15 GB at the medium preset) from taking the
+        machine down with it: its row then says it was stopped, and at what size.
+        """
+        limit_mb = self.args.memory_limit_gb * 1024
+        while process.poll() is None:
+            if time.perf_counter() - start > self.args.timeout:
+                process.kill()
+                process.wait()
+                return f"timed out after {self.args.timeout:.0f} s"
+            resident = resident_mb(process.pid)
+            if resident > limit_mb:
+                process.kill()
+                process.wait()
+                return f"stopped at {resident / 1024:.1f} GB resident (--memory-limit-gb {self.args.memory_limit_gb:g})"
+            time.sleep(0.2)
+        return None
 
     def ours(self, key: str, name: str, *argv: str) -> Run:
         return self.measure(key, name, "ours", sys.executable, "ours.py", *argv)
@@ -306,6 +330,19 @@ class Harness:
         }
 
 
+def resident_mb(pid: int) -> float:
+    """A process's resident memory now, with its children's (0 once it is gone)."""
+    total = 0.0
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) / 1024
+    except (FileNotFoundError, ProcessLookupError):
+        return total
+    return total + sum(resident_mb(int(child)) for child in children)
+
+
 def machine(redis_binary: str | None) -> dict[str, str]:
     import duckdb
 
@@ -434,6 +471,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs of each retrieval measurement (but Feast's file store); the best is kept")
     parser.add_argument("--requests", type=int, help="online requests per size (default: 2,000; tiny: 100)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds one measurement may take")
+    parser.add_argument("--memory-limit-gb", type=float, default=12, help="resident memory one measurement may take")
     args = parser.parse_args()
     args.work = (args.work or HERE / ".work" / args.preset).resolve()
     args.only = {part.strip() for part in args.only.split(",")}

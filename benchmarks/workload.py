@@ -45,6 +45,9 @@ PRESETS = {
     "small": Workload(users=20_000, days=60, entity_rows=100_000),  # ~0.75M feature rows
     "medium": Workload(users=200_000, days=80, entity_rows=1_000_000),  # ~10.2M feature rows
     "large": Workload(users=500_000, days=120, entity_rows=3_000_000),  # ~37M feature rows
+    # the online half at scale: ~10M rows valid at the end (few days, many users);
+    # run it with --only online (Feast's materialize of 10M rows outlasts the timeout: --no-peer)
+    "sync10m": Workload(users=5_200_000, days=3, entity_rows=10_000),
 }
 
 

@@ -25,6 +25,8 @@ EXPRESSIONS = {
         "abs(x - 2.5)",
         "-x * a",
         "if(a > b, x, b)",
+        "(a + 1) / (x - 2.5)",
+        "cast(a as double) * 2 - b",
     ],
     "integer": ["cast(x as integer)", "cast(x * 3 as bigint)", "coalesce(a, b, 7)", "a - b * 2"],
     "boolean": [
@@ -33,6 +35,8 @@ EXPRESSIONS = {
         "a is not null and b <> 0",
         "x >= 2.5 or a is null",
         "cast(a as boolean)",
+        "not (a > b)",
+        "abs(-a) >= x",
     ],
 }
 CASES = [(kind, expression) for kind, expressions in EXPRESSIONS.items() for expression in expressions]

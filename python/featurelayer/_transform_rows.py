@@ -123,6 +123,63 @@ def _final_cast(kind: pa.DataType, body: str) -> str | None:
     return None
 
 
+def _strict(node: exp.Expr, index: dict[str, int]) -> tuple[str, set[int]] | None:
+    """Python source of an expression that is NULL exactly when one of its columns is, and those columns.
+
+    Covers columns, non-null literals, arithmetic, comparisons, NOT, ABS and
+    casts, and a division at the top (its helper gives NULL on division by
+    zero, which the final cast passes on; a division further down would feed
+    that NULL to an operator); None for anything else (CASE, COALESCE, IS NULL,
+    AND, OR, inner divisions), which ``_Source`` handles.
+    """
+    columns: set[int] = set()
+
+    def of(node: exp.Expr) -> str | None:
+        if isinstance(node, exp.Paren):
+            return of(node.this)
+        if isinstance(node, exp.Column):
+            i = index[f"{node.table}.{node.name}" if node.table else node.name]
+            columns.add(i)
+            return f"c{i}"
+        if isinstance(node, exp.Boolean):
+            return repr(bool(node.this))
+        if isinstance(node, exp.Literal):
+            if node.is_string:
+                return repr(str(node.this))
+            return repr(int(node.this)) if node.is_int else repr(float(node.this))
+        if isinstance(node, exp.Neg | exp.Abs) or (isinstance(node, exp.Not) and not isinstance(node.this, exp.Is)):
+            inner = of(node.this)
+            if inner is None:
+                return None
+            return {exp.Neg: f"(-{inner})", exp.Abs: f"abs({inner})", exp.Not: f"(not {inner})"}[type(node)]
+        if type(node) in _OPERATORS:
+            left, right = of(node.this), of(node.expression)
+            if left is None or right is None:
+                return None
+            return f"({left} {_OPERATORS[type(node)]} {right})"
+        if isinstance(node, exp.Cast):
+            operand = of(node.this)
+            helper = _CASTS.get(node.to.this)
+            return None if operand is None or helper is None else f"{helper}({operand})"
+        return None
+
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.Div):  # NULL on division by zero too, but only outermost: nothing reads it after
+        left, right = of(node.this), of(node.expression)
+        source = None if left is None or right is None else f"_divide({left}, {right})"
+    else:
+        source = of(node)
+    return None if source is None else (source, columns)
+
+
+_CASTS = {
+    **dict.fromkeys(_INTEGER_CASTS, "_to_int"),
+    exp.DataType.Type.DOUBLE: "_to_float",
+    exp.DataType.Type.BOOLEAN: "_to_bool",
+}
+
+
 class _Source:
     """Python source of one expression; temporaries named _t0, _t1, ... (bound by walrus)."""
 
@@ -221,8 +278,16 @@ def compile_rows(output: SqlOutput, inputs: Sequence[str], name: str) -> RowsFun
     cached = _COMPILED.get(key)
     if cached is not None and cached[0] is output:
         return cached[1]
-    body = _Source(inputs).of(output.expression)
-    value = None if body is None else _final_cast(output.arrow_type, body)
+    strict = _strict(output.expression, {name: i for i, name in enumerate(inputs)})
+    if strict is not None:
+        # NULL in, NULL out everywhere: test the columns once, then compute without checks
+        body, columns = strict
+        cast = _final_cast(output.arrow_type, body)
+        guard = " or ".join(f"c{i} is None" for i in sorted(columns))
+        value = None if cast is None else f"(None if {guard} else {cast})" if guard else cast
+    else:
+        body = _Source(inputs).of(output.expression)
+        value = None if body is None else _final_cast(output.arrow_type, body)
     function: RowsFunction | None = None
     if value is not None and inputs:  # (a constant expression has no column to count rows by: Arrow's path)
         names = "".join(f"c{i}, " for i in range(len(inputs)))
