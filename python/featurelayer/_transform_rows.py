@@ -286,8 +286,8 @@ def compile_rows(output: SqlOutput, inputs: Sequence[str], name: str) -> RowsFun
         guard = " or ".join(f"c{i} is None" for i in sorted(columns))
         value = None if cast is None else f"(None if {guard} else {cast})" if guard else cast
     else:
-        body = _Source(inputs).of(output.expression)
-        value = None if body is None else _final_cast(output.arrow_type, body)
+        checked = _Source(inputs).of(output.expression)
+        value = None if checked is None else _final_cast(output.arrow_type, checked)
     function: RowsFunction | None = None
     if value is not None and inputs:  # (a constant expression has no column to count rows by: Arrow's path)
         names = "".join(f"c{i}, " for i in range(len(inputs)))
