@@ -40,7 +40,7 @@ def test_every_measurement_ran(tiny_run: Run) -> None:
     results, _ = tiny_run
     expected = {
         "build", "ours", "range_join", "asof_intervals", "asof_raw", "feast_duckdb", "feast_file",
-        "sync", "materialize", "online", "redis_reads", "feast_online",
+        "sync", "resync", "materialize", "online", "redis_reads", "feast_online",
     }  # fmt: skip
     assert set(results["runs"]) == expected
     errors = {key: run["error"] for key, run in results["runs"].items() if run["error"]}
