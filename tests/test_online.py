@@ -130,6 +130,28 @@ def test_racing_syncs_keep_the_newest(example: Path, online_url: str) -> None:
             assert online.to_arrow().column(name).equals(offline.column(name)), name
 
 
+def test_a_newer_row_written_meanwhile_survives_the_full_syncs_prune(online_url: str, tmp_path: Path) -> None:
+    """A full sync whose snapshot predates an incremental sync's write must neither undo nor prune it."""
+    from featurelayer._online_store import WriteBatch, open_online_store
+
+    store = open_online_store(online_url, tmp_path / "online.sqlite")
+    key = "fl:t:{[1]}:v:s"
+
+    def write(event: int, generation: int, payload: str) -> int:
+        return store.write(WriteBatch("v", [key], [event], [-1], [-1], [payload]), generation, now_us=100)
+
+    try:
+        assert write(10, 1, "[1]") == 1  # an earlier full sync
+        assert write(20, 0, "[2]") == 1  # an incremental sync: a newer row
+        assert write(10, 5, "[1]") == 0  # a full sync that read its rows before that: older, not stored
+        assert store.delete_older_generations("t", "v", 5, now_us=100) == 0
+        [raw] = store.read([key])
+        assert raw is not None
+        assert (decode_row(raw).event, decode_row(raw).values) == (20, [2])
+    finally:
+        store.close()
+
+
 def test_value_types_and_statuses_round_trip(project_dir: Path, online_url: str) -> None:
     build(project_dir, [Row((1,), BASE, None, 10)], [Row((1, "x"), BASE, None, 20)], ttl=60)
     features = [f"view_types:{f}" for f in ("f32", "happened_at", "day", "amount", "flag", "label", "small")]

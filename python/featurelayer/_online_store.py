@@ -73,8 +73,8 @@ def redact(url: str) -> str:
 # as stored under this generation, '<event>:<created>:<valid_to or -1>:<generation>:<values>'
 # (stored as it came in the common case), then for each key its expiry in ms ('' = never).
 # A stored row with a greater (event, created) wins; an equal one is overwritten (idempotent).
-# The greatest generation seen is kept, so a full sync's cleanup spares rows an
-# incremental sync touched meanwhile. Numbers stay the strings they came as: Lua would
+# Either way the greatest generation seen is kept, so a full sync's cleanup spares rows an
+# incremental sync wrote meanwhile (KEEPTTL: Redis 6 or newer). Numbers stay the strings they came as: Lua would
 # print large ones as 1.7e+15. A script runs atomically: each key is old or new,
 # whatever happens to the client.
 _WRITE_LUA = """
@@ -90,6 +90,12 @@ for i = 1, n do
     ce, e = tonumber(ce), tonumber(e)
     if ce > e or (ce == e and tonumber(cc) > tonumber(c)) then
       older = true
+      if tonumber(cg) < gen then
+        -- the stored row is newer and stays, under this generation: a full sync whose snapshot
+        -- predates it (an incremental sync wrote it meanwhile) must not prune it afterwards
+        local head = string.match(cur, '^%-?%d+:%-?%d+:%-?%d+:')
+        redis.call('SET', KEYS[i], head .. ARGV[1] .. ':' .. string.sub(cur, #head + #cg + 2), 'KEEPTTL')
+      end
     elseif tonumber(cg) > gen then
       local head = string.match(value, '^%-?%d+:%-?%d+:%-?%d+:%d+:')
       value = string.sub(head, 1, #head - #ARGV[1] - 1) .. cg .. ':' .. string.sub(value, #head + 1)
@@ -374,11 +380,17 @@ class SqliteOnlineStore:
                 """,
                 rows,
             )
+            written = connection.total_changes - before
+            # a stored row that stays (it is newer) still takes this generation, as in Redis
+            connection.executemany(
+                "update online_rows set generation = ? where key = ? and generation < ?",
+                [(generation, key, generation) for key in batch.keys],
+            )
             connection.execute("commit")
         except BaseException:
             connection.execute("rollback")
             raise
-        return connection.total_changes - before
+        return written
 
     def read(self, keys: Sequence[str]) -> list[bytes | None]:
         if not keys:
