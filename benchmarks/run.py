@@ -27,11 +27,13 @@ Not a test: nothing here asserts on time.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
 import platform
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -100,7 +102,7 @@ class Harness:
         print(f"  {name} ...", end="", flush=True)
         start = time.perf_counter()
         with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-            process = subprocess.Popen(command, stdout=out, stderr=err, text=True)
+            process = subprocess.Popen(command, stdout=out, stderr=err, text=True, start_new_session=True)
             run.error = self.watch(process, start)
             out.seek(0)
             err.seek(0)
@@ -127,13 +129,11 @@ class Harness:
         limit_mb = self.args.memory_limit_gb * 1024
         while process.poll() is None:
             if time.perf_counter() - start > self.args.timeout:
-                process.kill()
-                process.wait()
+                stop(process)
                 return f"timed out after {self.args.timeout:.0f} s"
             resident = resident_mb(process.pid)
             if resident > limit_mb:
-                process.kill()
-                process.wait()
+                stop(process)
                 return f"stopped at {resident / 1024:.1f} GB resident (--memory-limit-gb {self.args.memory_limit_gb:g})"
             time.sleep(0.2)
         return None
@@ -258,6 +258,8 @@ class Harness:
             # the same again into the filled store: every key compared and rewritten, then the prune pass
             self.ours("resync", "featurelayer sync (full) again, into the filled store, with the prune pass",
                       "sync", "--redis-url", f"{self.redis_url}/0")
+            after_resync, keys_resync = self.redis_memory(0)
+            self.runs["resync"].result.update(redis_bytes=after_resync - base, redis_keys=keys_resync)
             before_feast, _ = self.redis_memory(0)
             if self.peer("materialize", f"Feast {FEAST_VERSION} materialize", "materialize", "--redis-url", f"{self.redis_url}/1"):
                 after_feast, keys_feast = self.redis_memory(1)
@@ -334,14 +336,21 @@ class Harness:
         }
 
 
+def stop(process: subprocess.Popen[str]) -> None:
+    """Kills a measurement and whatever it started (its own session)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
 def resident_mb(pid: int) -> float:
-    """A process's resident memory now, with its children's (0 once it is gone)."""
+    """A process's resident memory now, with its descendants' (0 once it is gone)."""
     total = 0.0
     try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1]) / 1024
+        children = [c for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
     except (FileNotFoundError, ProcessLookupError):
         return total
     return total + sum(resident_mb(int(child)) for child in children)
@@ -476,7 +485,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs of each retrieval measurement (but Feast's file store); the best is kept")
     parser.add_argument("--requests", type=int, help="online requests per size (default: 2,000; tiny: 100)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds one measurement may take")
-    parser.add_argument("--memory-limit-gb", type=float, default=12, help="resident memory one measurement may take")
+    parser.add_argument("--memory-limit-gb", type=float, default=18, help="resident memory one measurement may take")
     args = parser.parse_args()
     args.work = (args.work or HERE / ".work" / args.preset).resolve()
     args.only = {part.strip() for part in args.only.split(",")}

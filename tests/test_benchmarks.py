@@ -63,7 +63,8 @@ def test_training_rows_agree_with_feast_duckdb_row_for_row(tiny_run: Run) -> Non
 
 def test_sync_writes_what_is_valid_now_and_the_report_has_ratios(tiny_run: Run) -> None:
     results, report = tiny_run
-    sync = results["runs"]["sync"]["result"]
+    sync, resync = results["runs"]["sync"]["result"], results["runs"]["resync"]["result"]
     assert 0 < sync["rows"] <= sync["redis_keys"]  # one key per entity and view, and each view's watermark
+    assert (resync["rows"], resync["redis_keys"]) == (sync["rows"], sync["redis_keys"])  # the same rows, nothing pruned
     assert "peer/ours" in report and "ours/floor" in report
     assert "Cross-check against Feast duckdb offline store: 2,000 of featurelayer's 2,000 rows agree" in report

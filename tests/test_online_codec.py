@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -122,3 +123,9 @@ def test_decode_rows_expires_at_valid_to_exactly() -> None:
 def test_decimal_values_are_exact_strings() -> None:
     column = pa.array([decimal.Decimal("1.250")], pa.decimal128(6, 3))
     assert encode_columns([column], 1) == ['["1.250"]']
+
+
+def test_decode_rows_refuses_a_value_that_is_not_one_array() -> None:
+    good, bad = (header(10, -1, -1, 1) + "[1]").encode(), (header(10, -1, -1, 1) + "[1],[2]").encode()
+    with pytest.raises(ValueError, match="not one JSON array"):
+        decode_rows([bad, good], 0)

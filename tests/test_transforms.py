@@ -171,3 +171,27 @@ def test_python_transform_output_is_checked() -> None:
         ValidationError, match=r"Transform 't_bad' returned columns \['wrong'\].*declares \['doubled'\]"
     ):
         bad_t.apply(table)
+
+
+@pytest.mark.parametrize(
+    ("expression", "kind", "values", "expected"),
+    [
+        ("cast(s as integer) + 1", "integer", ["42", None], [43, None]),
+        ("cast(s as double) * 2", "double", ["1.5", "-2"], [3.0, -4.0]),
+        ("a * 2 + 1", "integer", [1, None], [3, None]),  # no cast: the Python backend
+    ],
+)
+def test_online_transforms_of_request_data_match_duckdb(
+    expression: str, kind: str, values: list[object], expected: list[object]
+) -> None:
+    """Request data arrives as Python values; a CAST of strings parses them as the warehouse does."""
+    from featurelayer._online import OnlineResponse
+    from featurelayer._services import BoundTransform, ResolvedRequest, apply_online_transforms
+
+    transform = parse_sql_transform("t", {"outputs": {"out": {"type": kind, "expression": expression}}})
+    [name] = transform.inputs
+    request = ResolvedRequest([], [BoundTransform(transform, {name: name}, {"out": "out"})], {})
+    response = OnlineResponse({name: values}, {}, {})
+    online = apply_online_transforms(request, response).to_dict()["out"]
+    offline = _offline(expression, kind, pa.table({name: pa.array(values)})).to_pylist()
+    assert online == offline == expected

@@ -221,6 +221,8 @@ def decode_rows(raws: Sequence[bytes | None], now_us: int) -> tuple[list[list[An
             states.append(FOUND)
             payloads.append(payload)
     decoded: list[list[Any]] = _DECODER.decode("[" + b",".join(payloads).decode() + "]") if payloads else []
+    if len(decoded) != len(payloads):  # a value not written by featurelayer: never shift rows onto others
+        raise ValueError(f"{len(payloads)} stored rows decoded as {len(decoded)}: a value is not one JSON array")
     found = iter(decoded)
     rows = [next(found) if state == FOUND else None for state in states]
     return rows, states

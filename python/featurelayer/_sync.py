@@ -119,10 +119,9 @@ def _writes(project: str, view: FeatureView, batch: pa.RecordBatch) -> tuple[Wri
     events = _micros(batch.column("valid_from"))
     valid_tos = [-1 if v >= _OPEN_US else v for v in _micros(batch.column("valid_to"))]
     if view.created_timestamp:
-        created = batch.column(view.created_timestamp)
-        createds = [-1 if c is None else c for c in _micros(created)]
-        newest = pc.max(created).as_py()
-        newest_us = None if newest is None else micros(newest)
+        createds = [-1 if c is None else c for c in _micros(batch.column(view.created_timestamp))]
+        newest_us = max(createds) if createds else None
+        newest_us = None if newest_us == -1 else newest_us
     else:
         createds, newest_us = [-1] * n, None
     key_columns = [batch.column(k).to_pylist() for k in view.join_keys]

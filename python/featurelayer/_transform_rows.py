@@ -308,7 +308,7 @@ def compile_rows(output: SqlOutput, inputs: Sequence[str], name: str) -> RowsFun
         def function(columns: Sequence[Sequence[Any]]) -> list[Any]:
             try:
                 return compiled(columns)
-            except (TypeError, ValueError) as exc:
+            except (TypeError, ValueError, OverflowError) as exc:
                 raise ValidationError(f"Transform '{name}' output '{output.name}': {exc}") from None
 
     _COMPILED[key] = (output, function)

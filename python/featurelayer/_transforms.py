@@ -23,6 +23,7 @@ a pandas DataFrame, the author's choice) offline and online.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -105,6 +106,11 @@ class SqlTransform:
 
     name: str
     outputs: tuple[SqlOutput, ...]
+
+    @functools.cached_property
+    def casts(self) -> bool:
+        """Whether an output has a CAST (the online Python backend leaves casts of strings to Arrow)."""
+        return any(output.expression.find(exp.Cast) is not None for output in self.outputs)
 
     @property
     def inputs(self) -> list[str]:
