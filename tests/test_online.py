@@ -347,8 +347,8 @@ def test_sync_can_be_stopped_between_batches(example: Path, online_url: str) -> 
 
     with _store(example, online_url, END) as store:
         report = store.sync(full=True, batch_rows=10, progress=progress, stop=stop)
-        # the batch already handed to the store completes; nothing after it starts
-        assert report.interrupted and len(seen) in (3, 4)
+        # the batches already handed to the store (two at most, on Redis) complete; nothing after them starts
+        assert report.interrupted and len(seen) in (3, 4, 5)
         assert report.rows == seen[-1] < 1_000
         assert "interrupted" in report.summary()
         # the watermarks did not advance: only the mark that a sync of the view began

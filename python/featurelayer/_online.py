@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from ._errors import ValidationError
 from ._online_codec import EXPIRED, NOT_FOUND, decode_column, decode_rows, entity_keys, micros
+from ._transform_rows import plain_type
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -78,8 +79,6 @@ class OnlineResponse:
 
     def plain_values(self, name: str) -> list[Any] | None:
         """A column as Python ints, floats, bools or strs (None for nulls), if it is held so; else None."""
-        from ._transform_rows import plain_type
-
         values = self._columns[name]
         if not isinstance(values, list):
             return None

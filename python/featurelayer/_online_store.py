@@ -47,6 +47,9 @@ class WriteBatch:
 
 
 class OnlineStore(Protocol):
+    #: write batches a sync may have in flight at once
+    concurrent_writes: int
+
     def write(self, batch: WriteBatch, generation: int, now_us: int) -> int: ...
     def read(self, keys: Sequence[str]) -> list[bytes | None]: ...
     def delete_older_generations(self, project: str, view: str, generation: int, now_us: int) -> int: ...
@@ -148,6 +151,8 @@ class RedisOnlineStore:
         retention_seconds: how long a row stays readable as *expired* after
             its valid_to before Redis drops it.
     """
+
+    concurrent_writes = 2  # one batch runs in Redis while the next is packed and sent
 
     def __init__(self, url: str, *, retention_seconds: int = 86_400, socket_timeout: float = 5.0) -> None:
         import redis
@@ -320,6 +325,8 @@ class SqliteOnlineStore:
     with a newer (event, created): the same guarantees as the Redis store.
     Expired rows stay readable as *expired*, like Redis within its retention.
     """
+
+    concurrent_writes = 1  # one writer at a time: SQLite serialises them anyway
 
     def __init__(self, path: str | Path, *, retention_seconds: int = 86_400) -> None:
         self.path = Path(path)

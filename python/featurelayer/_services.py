@@ -25,6 +25,7 @@ online serving both consume that, so the two cannot resolve differently.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -97,8 +98,9 @@ class ResolvedRequest:
     def output_names(self) -> list[str]:
         return [r.output_name for r in self.refs] + [name for t in self.transforms for name in t.outputs]
 
-    @property
+    @functools.cached_property
     def output_types(self) -> dict[str, pa.DataType]:
+        """Output column -> its type (computed once: the online hot path asks on every request)."""
         types = {r.output_name: r.feature.arrow_type for r in self.refs}
         for bound in self.transforms:
             own = bound.transform.output_types

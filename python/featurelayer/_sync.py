@@ -20,6 +20,7 @@ as *expired* until the store's retention drops them.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import threading
 import time
@@ -193,29 +194,24 @@ def sync_views(
         view_report = ViewSyncReport(view=view.name, mode="incremental" if incremental else "full")
         view_started = time.perf_counter()
         newest = int(meta["created_watermark"]) if "created_watermark" in meta else None
-        # While the store applies one batch, the next is read and encoded: the
-        # warehouse, this process and Redis each get a core's worth of work.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="featurelayer-sync") as writer:
-            pending: Future[int] | None = None
-            pending_rows = 0
+        # While the store applies batches, the next is read and encoded: the warehouse,
+        # this process and Redis each get a core's worth of work. Redis takes two batches at
+        # a time on two connections, so it has the next one while the client packs another.
+        in_flight = online.concurrent_writes
+        pending: collections.deque[tuple[Future[int], int]] = collections.deque()
+        with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="featurelayer-sync") as writer:
             for batch in _batches(offline, current_rows_query(view, incremental), params, batch_rows):
                 writes, batch_newest = _writes(project, view, batch)
-                if pending is not None:
-                    view_report.written += pending.result()
-                    view_report.rows += pending_rows
-                    if progress is not None:
-                        progress(view.name, view_report.rows)
-                pending, pending_rows = writer.submit(online.write, writes, generation, now_us), len(writes)
+                while len(pending) >= in_flight:
+                    _settle(pending, view_report, progress)
+                pending.append((writer.submit(online.write, writes, generation, now_us), len(writes)))
                 if batch_newest is not None and (newest is None or batch_newest > newest):
                     newest = batch_newest
                 if stop is not None and stop.is_set():
                     report.interrupted = True
                     break
-            if pending is not None:
-                view_report.written += pending.result()
-                view_report.rows += pending_rows
-                if progress is not None:
-                    progress(view.name, view_report.rows)
+            while pending:
+                _settle(pending, view_report, progress)
         if report.interrupted:
             view_report.seconds = time.perf_counter() - view_started
             report.views.append(view_report)
@@ -230,6 +226,19 @@ def sync_views(
         report.views.append(view_report)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _settle(
+    pending: collections.deque[tuple[Future[int], int]],
+    report: ViewSyncReport,
+    progress: Callable[[str, int], None] | None,
+) -> None:
+    """Waits for the oldest write in flight and counts it."""
+    future, rows = pending.popleft()
+    report.written += future.result()
+    report.rows += rows
+    if progress is not None:
+        progress(report.view, report.rows)
 
 
 def _batches(offline: OfflineStore, query: exp.Select, params: list[Any], batch_rows: int) -> Iterator[pa.RecordBatch]:

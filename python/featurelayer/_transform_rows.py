@@ -18,6 +18,7 @@ wrap or overflow here as they would in int64.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Callable, Sequence
@@ -48,6 +49,7 @@ _OPERATORS: dict[type[exp.Expr], str] = {
 }
 
 
+@functools.lru_cache(maxsize=256)
 def plain_type(kind: pa.DataType) -> bool:
     """Whether values of this Arrow type compute the same as Python ints, floats, bools and strs."""
     return bool(
