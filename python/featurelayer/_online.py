@@ -51,8 +51,7 @@ class OnlineResponse:
     ``to_dict()`` is the fast path (Python lists, no Arrow for plain types);
     ``to_arrow()`` builds the typed table once, on first use.
 
-    Attributes:
-        statuses: per feature column, one ``FieldStatus`` per entity row.
+    ``statuses``: per feature column (and transform output), one ``FieldStatus`` per entity row.
     """
 
     def __init__(
@@ -60,11 +59,25 @@ class OnlineResponse:
         columns: dict[str, Any],
         features: dict[str, pa.DataType],
         statuses: dict[str, list[FieldStatus]],
+        computed: tuple[str, ...] = (),
     ) -> None:
         self._columns = columns
         self._features = features
-        self.statuses: Mapping[str, list[FieldStatus]] = statuses
+        self._statuses = statuses
+        self._computed = computed  # transform outputs whose statuses follow from their values, on first use
         self._table: pa.Table | None = None
+
+    @property
+    def statuses(self) -> Mapping[str, list[FieldStatus]]:
+        if self._computed:
+            for name in self._computed:
+                values = self._columns[name]
+                if isinstance(values, pa.Array | pa.ChunkedArray):
+                    self._statuses[name] = [_PRESENT if valid else _NULL for valid in values.is_valid().to_pylist()]
+                else:  # Python values (a transform run in Python)
+                    self._statuses[name] = [_NULL if v is None else _PRESENT for v in values]
+            self._computed = ()
+        return self._statuses
 
     @property
     def columns(self) -> list[str]:
@@ -95,15 +108,14 @@ class OnlineResponse:
         return self._table
 
     def with_columns(self, arrays: Mapping[str, Any], types: Mapping[str, pa.DataType]) -> OnlineResponse:
-        """This response plus computed columns (Arrow arrays or Python lists), PRESENT where not null."""
+        """This response plus computed columns (Arrow arrays or Python lists), PRESENT where not null.
+
+        Their statuses are derived when first asked for: serving a transform's
+        output needs none, and a request's worth costs as much as the transform.
+        """
         columns = {**self._columns, **arrays}
-        statuses = dict(self.statuses)
-        for name, values in arrays.items():
-            if isinstance(values, pa.Array | pa.ChunkedArray):
-                statuses[name] = [_PRESENT if valid else _NULL for valid in values.is_valid().to_pylist()]
-            else:  # Python values (a transform run in Python)
-                statuses[name] = [_NULL if v is None else _PRESENT for v in values]
-        return OnlineResponse(columns, {**self._features, **{n: types[n] for n in arrays}}, statuses)
+        features = {**self._features, **{n: types[n] for n in arrays}}
+        return OnlineResponse(columns, features, dict(self._statuses), (*self._computed, *arrays))
 
     @property
     def table(self) -> pa.Table:

@@ -217,10 +217,8 @@ def _in_python(
     bound: BoundTransform, response: OnlineResponse
 ) -> tuple[list[list[Any]], dict[str, RowsFunction]] | None:
     """The input columns and compiled functions of a SQL transform the Python backend covers; else None."""
-    from ._transform_rows import compile_rows
-
-    transform = bound.transform
-    if not isinstance(transform, SqlTransform):
+    functions = _row_functions(bound)
+    if functions is None:
         return None
     columns = []
     for column in bound.inputs.values():
@@ -228,15 +226,35 @@ def _in_python(
         if values is None:
             return None
         columns.append(values)
-    if transform.casts and any(type(v) is str for values in columns for v in values):
+    if bound.transform.casts and any(type(v) is str for values in columns for v in values):  # type: ignore[union-attr]
         return None  # the Python casts take no strings; Arrow parses them as the warehouse does
-    functions = {}
-    for output in transform.outputs:
-        function = compile_rows(output, list(bound.inputs), transform.name)
-        if function is None:
-            return None
-        functions[output.name] = function
     return columns, functions
+
+
+def _row_functions(bound: BoundTransform) -> dict[str, RowsFunction] | None:
+    """A SQL transform's outputs compiled to Python loops (once per bound transform), or None."""
+    cached = _ROW_FUNCTIONS.get(id(bound))
+    if cached is not None and cached[0] is bound:
+        return cached[1]
+    from ._transform_rows import compile_rows
+
+    transform = bound.transform
+    functions: dict[str, RowsFunction] | None = None
+    if isinstance(transform, SqlTransform):
+        functions = {}
+        for output in transform.outputs:
+            function = compile_rows(output, list(bound.inputs), transform.name)
+            if function is None:
+                functions = None
+                break
+            functions[output.name] = function
+    if len(_ROW_FUNCTIONS) > 1024:
+        _ROW_FUNCTIONS.clear()
+    _ROW_FUNCTIONS[id(bound)] = (bound, functions)
+    return functions
+
+
+_ROW_FUNCTIONS: dict[int, tuple[BoundTransform, dict[str, RowsFunction] | None]] = {}
 
 
 def parse_request_sources(config: Any) -> dict[str, RequestSource]:
