@@ -264,9 +264,26 @@ class RedisOnlineStore:
         try:
             if self.cluster:
                 return list(self.client.mget_nonatomic(list(keys)))
-            return list(self.client.mget(list(keys)))
+            return self._mget(keys)
         except redis.RedisError as exc:
             raise self._fail(exc, "reading") from exc
+
+    def _mget(self, keys: Sequence[str]) -> list[bytes | None]:
+        """One MGET, packed by hiredis in one call: redis-py's own packing encodes argument by
+        argument in Python, about 100 µs of a 100-row, two-view request (200 keys)."""
+        from hiredis import pack_command
+
+        pool = self.client.connection_pool
+        connection = pool.get_connection()
+        try:
+            connection.send_packed_command([pack_command(("MGET", *keys))])  # type: ignore[arg-type]  # (its stub types a 1-tuple)
+            values: list[bytes | None] = connection.read_response()
+        except BaseException:
+            connection.disconnect()  # never hand a connection with a half-read reply back to the pool
+            raise
+        finally:
+            pool.release(connection)
+        return values
 
     def _scan(self, pattern: str) -> Iterator[list[str]]:
         batch: list[str] = []
