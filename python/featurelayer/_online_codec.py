@@ -44,6 +44,7 @@ __all__ = [
     "entity_keys",
     "header",
     "micros",
+    "micros_column",
     "schema_tag",
 ]
 
@@ -163,13 +164,20 @@ _BOOLEAN = {True: "true", False: "false"}
 
 def _json_ready(column: pa.Array) -> list[Any]:
     """Values as ``encode_values`` receives them; timestamps as µs without a datetime per value."""
-    kind = column.type
-    if pa.types.is_timestamp(kind):
-        if kind.unit != "us":
-            column = pc.cast(column, pa.timestamp("us", tz=kind.tz), safe=False)
-        micros_: list[Any] = pc.cast(column, pa.int64()).to_pylist()
-        return micros_
+    if pa.types.is_timestamp(column.type):
+        return micros_column(column)
     values: list[Any] = column.to_pylist()
+    return values
+
+
+def micros_column(column: pa.Array) -> list[Any]:
+    """A timestamp or date column as µs since the epoch (naive values are UTC; aware ones are instants)."""
+    kind = column.type
+    if pa.types.is_date(kind):
+        column = pc.cast(column, pa.timestamp("us"))
+    elif kind.unit != "us":
+        column = pc.cast(column, pa.timestamp("us", tz=kind.tz), safe=False)
+    values: list[Any] = pc.cast(column, pa.int64()).to_pylist()
     return values
 
 

@@ -30,10 +30,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from sqlglot import exp
 
-from ._online_codec import encode_columns, entity_keys, micros
+from ._online_codec import encode_columns, entity_keys, micros, micros_column
 from ._online_store import WriteBatch
 from ._pit_query import view_table
 
@@ -117,10 +116,10 @@ def _writes(project: str, view: FeatureView, batch: pa.RecordBatch) -> tuple[Wri
     column (``encode_columns``); no Python object is made per row.
     """
     n = batch.num_rows
-    events = _micros(batch.column("valid_from"))
-    valid_tos = [-1 if v >= _OPEN_US else v for v in _micros(batch.column("valid_to"))]
+    events = micros_column(batch.column("valid_from"))
+    valid_tos = [-1 if v >= _OPEN_US else v for v in micros_column(batch.column("valid_to"))]
     if view.created_timestamp:
-        createds = [-1 if c is None else c for c in _micros(batch.column(view.created_timestamp))]
+        createds = [-1 if c is None else c for c in micros_column(batch.column(view.created_timestamp))]
         newest_us = max(createds) if createds else None
         newest_us = None if newest_us == -1 else newest_us
     else:
@@ -132,17 +131,6 @@ def _writes(project: str, view: FeatureView, batch: pa.RecordBatch) -> tuple[Wri
 
 
 _OPEN_US = micros(OPEN_VALID_TO)
-
-
-def _micros(column: pa.Array) -> list[Any]:
-    """A timestamp column as µs since the epoch (naive values are UTC; aware ones are instants)."""
-    kind = column.type
-    if pa.types.is_date(kind):
-        column = pc.cast(column, pa.timestamp("us"))
-    elif kind.unit != "us":
-        column = pc.cast(column, pa.timestamp("us", tz=kind.tz), safe=False)
-    values: list[Any] = pc.cast(column, pa.int64()).to_pylist()
-    return values
 
 
 def sync_views(
