@@ -23,7 +23,7 @@ import pytest
 import redis
 
 from featurelayer import FeatureStore, FieldStatus, OnlineStoreError, ValidationError
-from featurelayer._online_codec import decode_row, micros
+from featurelayer._online_codec import decode_row, encode_row, encode_values, micros
 
 from .conftest import EXAMPLE_END, REPO, RedisServer
 from .retrieval_helpers import BASE, Row, _minutes, build, project_dir
@@ -137,13 +137,15 @@ def test_a_newer_row_written_meanwhile_survives_the_full_syncs_prune(online_url:
     store = open_online_store(online_url, tmp_path / "online.sqlite")
     key = "fl:t:{[1]}:v:s"
 
-    def write(event: int, generation: int, payload: str) -> int:
-        return store.write(WriteBatch("v", [key], [event], [-1], [-1], [payload]), generation, now_us=100)
+    def write(event: int, generation: int, value: int) -> int:
+        return store.write(
+            WriteBatch("v", [key], [event], [-1], [-1], [encode_values([value])], 1), generation, now_us=100
+        )
 
     try:
-        assert write(10, 1, "[1]") == 1  # an earlier full sync
-        assert write(20, 0, "[2]") == 1  # an incremental sync: a newer row
-        assert write(10, 5, "[1]") == 0  # a full sync that read its rows before that: older, not stored
+        assert write(10, 1, 1) == 1  # an earlier full sync
+        assert write(20, 0, 2) == 1  # an incremental sync: a newer row
+        assert write(10, 5, 1) == 0  # a full sync that read its rows before that: older, not stored
         assert store.delete_older_generations("t", "v", 5, now_us=100) == 0
         [raw] = store.read([key])
         assert raw is not None
@@ -239,6 +241,29 @@ def test_a_dead_redis_gives_a_clear_error_and_recovers(example: Path, tmp_path: 
 
 
 @pytest.mark.redis
+def test_reads_survive_a_restart_and_threads_keep_their_own_connection(example: Path, tmp_path: Path) -> None:
+    """Reads keep one connection per thread: one the server closed is replaced without an error."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = RedisServer(tmp_path / "redis").start()
+    rows = [{"user_id": u} for u in _users(example)[:20]]
+    try:
+        with _store(example, server.url, END) as store:
+            store.sync(full=True)
+            expected = store.get_online_features(FEATURES, rows).to_dict()
+            server.stop()
+            server.start()  # the kept connection is now closed by the other end
+            store.sync(full=True)
+            assert store.get_online_features(FEATURES, rows).to_dict() == expected
+            with ThreadPoolExecutor(4) as pool:
+                answers = list(pool.map(lambda i: store.get_online_features(FEATURES, rows[i:]).to_dict(), range(20)))
+            for i, answer in enumerate(answers):
+                assert answer == {name: values[i:] for name, values in expected.items()}
+    finally:
+        server.stop()
+
+
+@pytest.mark.redis
 def test_auth_and_bad_urls(example: Path, tmp_path: Path) -> None:
     server = RedisServer(tmp_path / "redis", "--requirepass", "s3cret-pw").start()
     try:
@@ -276,7 +301,7 @@ def _snapshot(url: str) -> dict[str, bytes]:
         import sqlite3
 
         with sqlite3.connect(url.removeprefix("sqlite://")) as connection:
-            return {k: v.encode() for k, v in connection.execute("select key, value from online_rows")}
+            return dict(connection.execute("select key, value from online_rows").fetchall())
     client = redis.Redis.from_url(url)
     keys = list(client.scan_iter(match="fl:*{*"))
     return {k.decode(): v for k, v in zip(keys, client.mget(keys), strict=True)} if keys else {}
@@ -375,8 +400,8 @@ def test_cli_sync_and_verify_find_skew(example: Path, redis_url: str) -> None:
     # corrupt one stored value behind featurelayer's back: the audit must notice
     client = redis.Redis.from_url(redis_url)
     key = next(iter(client.scan_iter(match="fl:*:user_profile:*")))
-    header = client.get(key).decode().split("[", 1)[0]  # event:created:valid_to:generation:
-    client.set(key, header + '["XX","free",true]')  # (country, plan, marketing_opt_in)
+    row = decode_row(client.get(key))
+    client.set(key, encode_row(row.event, row.created, row.valid_to, row.generation, ["XX", "free", True]))
     result = runner.invoke(main, ["--project-dir", str(example), "verify", "--sample", "1000"], env=env)
     assert result.exit_code == 1, result.output
     assert "mismatch" in result.output and "'XX'" in result.output

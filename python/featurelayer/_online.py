@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import operator
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -58,26 +59,33 @@ class OnlineResponse:
         self,
         columns: dict[str, Any],
         features: dict[str, pa.DataType],
-        statuses: dict[str, list[FieldStatus]],
-        computed: tuple[str, ...] = (),
+        row_states: dict[str, list[int] | None],
     ) -> None:
         self._columns = columns
         self._features = features
-        self._statuses = statuses
-        self._computed = computed  # transform outputs whose statuses follow from their values, on first use
+        # per feature column, decode_rows' state of each row (None: every row found, as for
+        # a transform's output); statuses are derived from them and the values on first use,
+        # since serving needs none and a request's worth costs a Python pass over every value
+        self._row_states = row_states
+        self._statuses: dict[str, list[FieldStatus]] | None = None
         self._table: pa.Table | None = None
 
     @property
     def statuses(self) -> Mapping[str, list[FieldStatus]]:
-        if self._computed:
-            for name in self._computed:
-                values = self._columns[name]
-                if isinstance(values, pa.Array | pa.ChunkedArray):
-                    self._statuses[name] = [_PRESENT if valid else _NULL for valid in values.is_valid().to_pylist()]
-                else:  # Python values (a transform run in Python)
-                    self._statuses[name] = [_NULL if v is None else _PRESENT for v in values]
-            self._computed = ()
+        if self._statuses is None:
+            self._statuses = {name: self._derive(name, states) for name, states in self._row_states.items()}
         return self._statuses
+
+    def _derive(self, name: str, states: list[int] | None) -> list[FieldStatus]:
+        values = self._columns[name]
+        if isinstance(values, pa.Array | pa.ChunkedArray):
+            values = values.is_null().to_pylist()  # True where null
+            by_value = [_NULL if null else _PRESENT for null in values]
+        else:
+            by_value = [_NULL if v is None else _PRESENT for v in values]
+        if states is None:
+            return by_value
+        return [_STATUS_OF_STATE.get(state) or status for state, status in zip(states, by_value, strict=True)]
 
     @property
     def columns(self) -> list[str]:
@@ -108,14 +116,10 @@ class OnlineResponse:
         return self._table
 
     def with_columns(self, arrays: Mapping[str, Any], types: Mapping[str, pa.DataType]) -> OnlineResponse:
-        """This response plus computed columns (Arrow arrays or Python lists), PRESENT where not null.
-
-        Their statuses are derived when first asked for: serving a transform's
-        output needs none, and a request's worth costs as much as the transform.
-        """
+        """This response plus computed columns (Arrow arrays or Python lists), PRESENT where not null."""
         columns = {**self._columns, **arrays}
         features = {**self._features, **{n: types[n] for n in arrays}}
-        return OnlineResponse(columns, features, dict(self._statuses), (*self._computed, *arrays))
+        return OnlineResponse(columns, features, {**self._row_states, **dict.fromkeys(arrays)})
 
     @property
     def table(self) -> pa.Table:
@@ -157,6 +161,9 @@ def _columns(entity_rows: Any) -> dict[str, list[Any]]:
         return columns
     if isinstance(entity_rows, Sequence) and not isinstance(entity_rows, str):
         rows = list(entity_rows)
+        fast = _same_keys(rows)
+        if fast is not None:
+            return fast
         if not all(type(r) is dict or isinstance(r, Mapping) for r in rows):  # abc checks cost µs per row
             raise ValidationError(
                 "entity_rows must be a list of dicts such as [{'user_id': 1}], a dict of lists, or a DataFrame."
@@ -170,6 +177,20 @@ def _columns(entity_rows: Any) -> dict[str, list[Any]]:
     raise ValidationError(
         f"entity_rows must be a list of dicts, a dict of lists or a DataFrame; got {type(entity_rows).__name__}."
     )
+
+
+def _same_keys(rows: list[Any]) -> dict[str, list[Any]] | None:
+    """The common case, columns of dicts that all have the first one's keys, in C-level passes; else None."""
+    if not rows or type(rows[0]) is not dict:
+        return None
+    names = list(rows[0])
+    try:
+        columns = {name: list(map(operator.itemgetter(name), rows)) for name in names}
+    except (KeyError, TypeError, IndexError):
+        return None  # a row lacks a key, or is not a mapping: the slow path says which
+    if set(map(len, rows)) != {len(names)}:  # a row with other keys beside them
+        return None
+    return columns
 
 
 _PRESENT, _NULL = FieldStatus.PRESENT, FieldStatus.NULL
@@ -227,22 +248,16 @@ def read_online(
         if len(values) != n:
             raise ValidationError(f"request_data['{name}'] has {len(values)} values for {n} entity rows.")
         out.setdefault(name, list(values))
-    statuses: dict[str, list[FieldStatus]] = {}
     values_by_name: dict[str, list[Any]] = {}
+    states_by_name: dict[str, list[int] | None] = {}
     for view in views:
         start = offsets[view.name]
-        rows, states = decode_rows(raw[start : start + n], now_us)
-        row_status = [_STATUS_OF_STATE.get(state) for state in states]
+        by_feature, states = decode_rows(raw[start : start + n], now_us, len(view.features))
         positions = {f.name: i for i, f in enumerate(view.features)}
         for ref in (r for r in refs if r.view.name == view.name):
-            i = positions[ref.feature.name]
-            column = [None if row is None else row[i] for row in rows]
-            statuses[ref.output_name] = [
-                s if s is not None else _NULL if v is None else _PRESENT
-                for s, v in zip(row_status, column, strict=True)
-            ]
-            values_by_name[ref.output_name] = column
+            values_by_name[ref.output_name] = by_feature[positions[ref.feature.name]]
+            states_by_name[ref.output_name] = states
     for ref in refs:  # in request order, as training retrieval returns them
         out[ref.output_name] = values_by_name[ref.output_name]
     features = {ref.output_name: ref.feature.arrow_type for ref in refs}
-    return OnlineResponse(out, features, {ref.output_name: statuses[ref.output_name] for ref in refs})
+    return OnlineResponse(out, features, {ref.output_name: states_by_name[ref.output_name] for ref in refs})

@@ -1,21 +1,27 @@
 """How entity keys and feature rows are written in an online store.
 
-A stored row is one byte string::
+A stored row is one MessagePack array::
 
-    <event µs>:<created µs or -1>:<valid_to µs or -1>:<generation>:<JSON array of feature values>
+    [valid_to µs or -1, event µs, created µs or -1, generation, value, value, ...]
 
-The header lets the store's atomic write compare (event, created) without
-decoding values, and lets the reader tell *expired* (valid_to has passed)
-from *not found*. Values are JSON with timestamps as integer microseconds,
-dates as days, decimals as strings and bytes as base64; they are turned back
-into the view's declared Arrow types on read, so float32 stays float32 and
-timestamps stay timestamps.
+The four header fields are always 64-bit integers (``0xd3`` and 8 bytes, big
+endian) behind a 3-byte array header, so they sit at fixed byte offsets: the
+store's atomic write compares (event, created) and rewrites the generation
+with byte slices, without decoding values, and the reader tells *expired*
+(valid_to has passed) from *not found*. Values are MessagePack with
+timestamps as integer microseconds, dates as days and decimals as strings;
+they are turned back into the view's declared Arrow types on read, so float32
+stays float32 and timestamps stay timestamps. A read decodes all the rows of
+a request in one C-level call (``decode_rows``): binary floats are not parsed
+from text, which was most of an online read's time at 100 entity rows when
+rows were JSON.
 
 Keys are ``fl:<project>:{<JSON array of join key values>}:<view>:<schema>``:
 the braces are a Redis Cluster hash tag, so all views of one entity share a
-slot; ``<schema>`` is a short hash of the view's feature names and types, so
-a reader never decodes values written under another definition of the view
-(it finds nothing until the next sync instead).
+slot; ``<schema>`` is a short hash of the row layout's version and the view's
+feature names and types, so a reader never decodes values written under
+another definition of the view or another layout (it finds nothing until the
+next sync instead).
 """
 
 from __future__ import annotations
@@ -25,10 +31,12 @@ import datetime as dt
 import decimal
 import hashlib
 import json
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgpack
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -39,13 +47,14 @@ __all__ = [
     "decode_row",
     "decode_rows",
     "encode_columns",
+    "encode_row",
     "encode_values",
     "entity_key",
     "entity_keys",
-    "header",
     "micros",
     "micros_column",
     "schema_tag",
+    "stored_rows",
 ]
 
 _EPOCH = dt.datetime(1970, 1, 1)
@@ -66,8 +75,12 @@ def schema_tag(features: Iterable[tuple[str, str]]) -> str:
     >>> schema_tag([("plan", "string")])
     '2f0bccc5'
     """
-    text = ";".join(f"{name}={kind}" for name, kind in features)
+    text = ";".join([_LAYOUT, *(f"{name}={kind}" for name, kind in features)])
     return hashlib.sha1(text.encode()).hexdigest()[:8]
+
+
+#: the stored row layout's version, part of every schema tag: rows of another layout are never read
+_LAYOUT = "msgpack-1"
 
 
 def entity_key(project: str, view: str, key_values: Sequence[Any], schema: str = "") -> str:
@@ -100,74 +113,99 @@ def entity_keys(project: str, view: str, key_columns: Sequence[Sequence[Any]], s
     return [entity_key(project, view, key, schema) for key in zip(*key_columns, strict=True)]
 
 
-def _json_default(value: Any) -> Any:
+def _msgpack_default(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return micros(value)
     if isinstance(value, dt.date):
         return (value - _EPOCH_DATE).days
     if isinstance(value, decimal.Decimal):
         return str(value)
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode()
     raise TypeError(f"cannot store a value of type {type(value).__name__}")
 
 
-_DECODER = json.JSONDecoder()
-_encode_string = json.encoder.encode_basestring_ascii  # json.dumps' own (C) string encoder
-_VALUE_ENCODER = json.JSONEncoder(separators=(",", ":"), default=_json_default, allow_nan=True)
-_KEY_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), default=_json_default)
+def _key_default(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    return _msgpack_default(value)
 
 
-def encode_values(values: Iterable[Any]) -> str:
-    """The JSON array of one row's feature values (the part after the header)."""
-    return _VALUE_ENCODER.encode(list(values))
+_KEY_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), default=_key_default)
+_NIL = b"\xc0"
 
 
-def encode_columns(columns: Sequence[pa.Array], n: int) -> list[str]:
-    """Each row's JSON array of values, built column by column: the sync's hot loop.
+def _packer() -> msgpack.Packer:
+    """A packer whose ``pack`` returns each value's bytes; one per call site, as a packer is not thread-safe."""
+    return msgpack.Packer(default=_msgpack_default)
 
-    The same text ``encode_values`` gives for each row (a test pins it), at a
-    fraction of the cost: plain columns become JSON fragments with one C-level
-    map each (``json.encoder`` builds an encoder object per call, several µs a
-    row), and only the rarer types (timestamps, dates, decimals, bytes) go
-    through the generic encoder value by value.
+
+def encode_values(values: Iterable[Any]) -> bytes:
+    """One row's feature values, each packed, one after the other (the part after the header)."""
+    pack = _packer().pack
+    return b"".join([pack(v) for v in values])
+
+
+def encode_columns(columns: Sequence[pa.Array], n: int) -> list[bytes]:
+    """Each row's packed values, built column by column: the sync's hot loop.
+
+    The same bytes ``encode_values`` gives for each row (a test pins it):
+    plain columns are packed with one C-level map each, and only the rarer
+    types (timestamps, dates, decimals) are first turned into what is stored.
     """
     if not columns:
-        return ["[]"] * n
-    parts = [_fragments(column) for column in columns]
+        return [b""] * n
+    parts = [_packed(column) for column in columns]
     if len(parts) == 1:
-        return [f"[{a}]" for a in parts[0]]
-    return ["[" + ",".join(row) + "]" for row in zip(*parts, strict=True)]
+        return parts[0]
+    return list(map(b"".join, zip(*parts, strict=True)))
 
 
-def _fragments(column: pa.Array) -> list[str]:
-    """One column's values as JSON fragments, in row order."""
+def _packed(column: pa.Array) -> list[bytes]:
+    """One column's values, each packed, in row order."""
     kind = column.type
-    if pa.types.is_integer(kind):
-        fragment: Any = str
-    elif pa.types.is_floating(kind) and pc.all(pc.is_finite(column)).as_py() is not False:
-        fragment = float.__repr__  # what json writes for a finite float; NaN and inf go the generic way
-    elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        fragment = _encode_string
-    elif pa.types.is_boolean(kind):
-        fragment = _BOOLEAN.__getitem__
+    values: list[Any]
+    if pa.types.is_timestamp(kind):
+        values = micros_column(column)
+    elif pa.types.is_date32(kind):
+        values = pc.cast(column, pa.int32()).to_pylist()  # days since the epoch, as stored
     else:
-        return [_VALUE_ENCODER.encode(v) for v in _json_ready(column)]
-    values = column.to_pylist()
-    if column.null_count:
-        return ["null" if v is None else fragment(v) for v in values]
-    return list(map(fragment, values))
+        values = column.to_pylist()
+    return list(map(_packer().pack, values))
 
 
-_BOOLEAN = {True: "true", False: "false"}
+#: a stored row's header: MessagePack array16 of (4 + features) items, then four int64s
+_HEADER = struct.Struct(">BHBqBqBqBq")
+HEADER_BYTES = _HEADER.size  # 39
 
 
-def _json_ready(column: pa.Array) -> list[Any]:
-    """Values as ``encode_values`` receives them; timestamps as µs without a datetime per value."""
-    if pa.types.is_timestamp(column.type):
-        return micros_column(column)
-    values: list[Any] = column.to_pylist()
-    return values
+def encode_row(event: int, created: int, valid_to: int | None, generation: int, values: Iterable[Any]) -> bytes:
+    """One whole stored row (see the module docstring)."""
+    values = list(values)
+    return _header(event, created, valid_to, generation, len(values)) + encode_values(values)
+
+
+def _header(event: int, created: int, valid_to: int | None, generation: int, width: int) -> bytes:
+    if width > 0xFFFF - 4:
+        raise ValueError(f"a view with {width} features does not fit a stored row (at most {0xFFFF - 4})")
+    x = NO_VALUE if valid_to is None else valid_to
+    return _HEADER.pack(0xDC, 4 + width, 0xD3, x, 0xD3, event, 0xD3, created, 0xD3, generation)
+
+
+def stored_rows(
+    events: Sequence[int],
+    createds: Sequence[int],
+    valid_tos: Sequence[int],
+    generation: int,
+    payloads: Sequence[bytes],
+    width: int,
+) -> list[bytes]:
+    """Whole stored rows from a write batch's columns and ``encode_columns``' payloads."""
+    if width > 0xFFFF - 4:
+        raise ValueError(f"a view with {width} features does not fit a stored row (at most {0xFFFF - 4})")
+    pack, count = _HEADER.pack, 4 + width
+    return [
+        pack(0xDC, count, 0xD3, x, 0xD3, e, 0xD3, c, 0xD3, generation) + p
+        for e, c, x, p in zip(events, createds, valid_tos, payloads, strict=True)
+    ]
 
 
 def micros_column(column: pa.Array) -> list[Any]:
@@ -179,11 +217,6 @@ def micros_column(column: pa.Array) -> list[Any]:
         column = pc.cast(column, pa.timestamp("us", tz=kind.tz), safe=False)
     values: list[Any] = pc.cast(column, pa.int64()).to_pylist()
     return values
-
-
-def header(event: int, created: int, valid_to: int | None, generation: int) -> str:
-    """The stored row's header, ending in ':' (see the module docstring)."""
-    return f"{event}:{created}:{NO_VALUE if valid_to is None else valid_to}:{generation}:"
 
 
 @dataclass(frozen=True)
@@ -198,42 +231,43 @@ class StoredRow:
         return self.valid_to != NO_VALUE and now_us >= self.valid_to
 
 
-def decode_row(raw: bytes | str) -> StoredRow:
-    text = raw.decode() if isinstance(raw, bytes) else raw
-    event, created, valid_to, generation, payload = text.split(":", 4)
-    return StoredRow(int(event), int(created), int(valid_to), int(generation), json.loads(payload))
+def decode_row(raw: bytes) -> StoredRow:
+    """One stored row, whole (tests and tools; reads use ``decode_rows``)."""
+    valid_to, event, created, generation, *values = msgpack.unpackb(raw)
+    return StoredRow(event, created, valid_to, generation, values)
 
 
 #: decode_rows' states of a key: a row in force, no row, a row whose validity has ended
 FOUND, NOT_FOUND, EXPIRED = 0, 1, 2
 
 
-def decode_rows(raws: Sequence[bytes | None], now_us: int) -> tuple[list[list[Any] | None], list[int]]:
-    """Many stored rows' values at ``now_us`` (the read hot path), and each key's state.
+def decode_rows(raws: Sequence[bytes | None], now_us: int, width: int) -> tuple[list[list[Any]], list[int]]:
+    """Many stored rows of one view at ``now_us`` as one list of values per feature, and each key's state.
 
-    The payloads in force are parsed as one JSON document: one C-level parse
-    instead of one Python-level ``json`` call per row, which was most of an
-    online read's time at 100 entity rows.
+    The read hot path: all the rows are unpacked as one MessagePack array in
+    one C-level call (None where a key has no row), then transposed with
+    ``zip``. Values of rows not in force are None.
     """
-    states: list[int] = []
-    payloads: list[bytes] = []
-    for raw in raws:
-        if raw is None:
-            states.append(NOT_FOUND)
-            continue
-        _event, _created, valid_to, _generation, payload = raw.split(b":", 4)
-        expires = int(valid_to)
-        if expires != NO_VALUE and now_us >= expires:
-            states.append(EXPIRED)
-        else:
-            states.append(FOUND)
-            payloads.append(payload)
-    decoded: list[list[Any]] = _DECODER.decode("[" + b",".join(payloads).decode() + "]") if payloads else []
-    if len(decoded) != len(payloads):  # a value not written by featurelayer: never shift rows onto others
-        raise ValueError(f"{len(payloads)} stored rows decoded as {len(decoded)}: a value is not one JSON array")
-    found = iter(decoded)
-    rows = [next(found) if state == FOUND else None for state in states]
-    return rows, states
+    n = len(raws)
+    if not n:
+        return [[] for _ in range(width)], []
+    body = b"".join([_NIL if raw is None else raw for raw in raws]) if None in raws else b"".join(raws)  # type: ignore[arg-type]
+    try:
+        rows: list[Any] = msgpack.unpackb(b"\xdd" + n.to_bytes(4, "big") + body)
+        valid_tos = [None if row is None else row[0] for row in rows]
+    except (ValueError, TypeError, IndexError) as exc:  # never shift rows onto others
+        raise ValueError(f"a stored value is not a featurelayer row of this layout: {exc}") from exc
+    states = [NOT_FOUND if x is None else FOUND if x == NO_VALUE or now_us < x else EXPIRED for x in valid_tos]
+    if states.count(FOUND) != n:
+        blank = [None] * (4 + width)
+        rows = [row if state == FOUND else blank for row, state in zip(rows, states, strict=True)]
+    try:
+        columns = list(map(list, zip(*rows, strict=True)))
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"stored rows of one view hold different numbers of values: {exc}") from exc
+    if len(columns) != 4 + width:  # a value not written for this definition of the view
+        raise ValueError(f"stored rows hold {len(columns) - 4} values where the view has {width} features")
+    return columns[4:], states
 
 
 def decode_column(values: list[Any], arrow_type: pa.DataType) -> pa.Array:
@@ -244,6 +278,4 @@ def decode_column(values: list[Any], arrow_type: pa.DataType) -> pa.Array:
         return pa.array(values, pa.int32()).cast(arrow_type)
     if pa.types.is_decimal(arrow_type):
         return pa.array([None if v is None else decimal.Decimal(v) for v in values], arrow_type)
-    if pa.types.is_binary(arrow_type):
-        return pa.array([None if v is None else base64.b64decode(v) for v in values], arrow_type)
     return pa.array(values, arrow_type)

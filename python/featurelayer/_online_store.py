@@ -12,6 +12,7 @@ Both keep the same contract (docs/online-store.md):
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import urllib.parse
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ._errors import OnlineStoreError
-from ._online_codec import header
+from ._online_codec import stored_rows
 
 __all__ = ["OnlineStore", "RedisOnlineStore", "SqliteOnlineStore", "WriteBatch", "open_online_store", "redact"]
 
@@ -32,7 +33,8 @@ class WriteBatch:
 
     ``events``, ``createds`` and ``valid_tos`` are µs since the epoch; a
     created of -1 means the view has none, a valid_to of -1 that the row is
-    open-ended. ``payloads`` are the rows' JSON arrays of values.
+    open-ended. ``payloads`` are the rows' packed values (``encode_columns``),
+    ``width`` values each: the view's features.
     """
 
     view: str
@@ -40,7 +42,8 @@ class WriteBatch:
     events: list[int]
     createds: list[int]
     valid_tos: list[int]
-    payloads: list[str]
+    payloads: list[bytes]
+    width: int
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -73,35 +76,49 @@ def redact(url: str) -> str:
 # --- Redis ----------------------------------------------------------------------------------
 
 # Many rows per call. KEYS: the rows' keys. ARGV[1]: generation; then for each key the row
-# as stored under this generation, '<event>:<created>:<valid_to or -1>:<generation>:<values>'
-# (stored as it came in the common case), then for each key its expiry in ms ('' = never).
+# as stored under this generation (_online_codec: a MessagePack array whose valid_to,
+# event, created and generation are int64s at fixed byte offsets), stored as it came in the
+# common case, then for each key its expiry in ms ('' = never).
 # A stored row with a greater (event, created) wins; an equal one is overwritten (idempotent).
 # Either way the greatest generation seen is kept, so a full sync's cleanup spares rows an
-# incremental sync wrote meanwhile (KEEPTTL: Redis 6 or newer). Numbers stay the strings they came as: Lua would
-# print large ones as 1.7e+15. A script runs atomically: each key is old or new,
-# whatever happens to the client.
-_WRITE_LUA = """
+# incremental sync wrote meanwhile (KEEPTTL: Redis 6 or newer). The generation is moved
+# between rows as its 8 bytes, never through a Lua number; µs timestamps compare exactly
+# as Lua numbers (doubles) up to 2^53 µs, the year 2255. A value in no layout featurelayer
+# knows (hand-written, or from an older version) is replaced. A script runs atomically:
+# each key is old or new, whatever happens to the client.
+_ROW_LUA = """
+-- bytes 1-3: array16 header; then 0xd3 and 8 bytes each: valid_to 5-12, event 14-21,
+-- created 23-30, generation 32-39; values from byte 40
+local function ours(row)
+  return #row >= 39 and string.byte(row, 1) == 0xdc and string.byte(row, 4) == 0xd3
+    and string.byte(row, 13) == 0xd3 and string.byte(row, 22) == 0xd3 and string.byte(row, 31) == 0xd3
+end
+local function field(row, at)
+  return (struct.unpack('>i8', row, at))
+end
+"""
+
+_WRITE_LUA = (
+    _ROW_LUA
+    + """
 local gen, n = tonumber(ARGV[1]), #KEYS
 local written = 0
 for i = 1, n do
   local value, px = ARGV[i + 1], ARGV[n + i + 1]
   local cur = redis.call('GET', KEYS[i])
   local older = false
-  if cur then
-    local e, c = string.match(value, '^(%-?%d+):(%-?%d+):')
-    local ce, cc, cg = string.match(cur, '^(%-?%d+):(%-?%d+):%-?%d+:(%d+):')
-    ce, e = tonumber(ce), tonumber(e)
-    if ce > e or (ce == e and tonumber(cc) > tonumber(c)) then
+  if cur and ours(cur) then
+    local e, c, ce, cc = field(value, 14), field(value, 23), field(cur, 14), field(cur, 23)
+    if ce > e or (ce == e and cc > c) then
       older = true
-      if tonumber(cg) < gen then
+      if field(cur, 32) < gen then
         -- the stored row is newer and stays, under this generation: a full sync whose snapshot
         -- predates it (an incremental sync wrote it meanwhile) must not prune it afterwards
-        local head = string.match(cur, '^%-?%d+:%-?%d+:%-?%d+:')
-        redis.call('SET', KEYS[i], head .. ARGV[1] .. ':' .. string.sub(cur, #head + #cg + 2), 'KEEPTTL')
+        local kept = string.sub(cur, 1, 31) .. string.sub(value, 32, 39) .. string.sub(cur, 40)
+        redis.call('SET', KEYS[i], kept, 'KEEPTTL')
       end
-    elseif tonumber(cg) > gen then
-      local head = string.match(value, '^%-?%d+:%-?%d+:%-?%d+:%d+:')
-      value = string.sub(head, 1, #head - #ARGV[1] - 1) .. cg .. ':' .. string.sub(value, #head + 1)
+    elseif field(cur, 32) > gen then
+      value = string.sub(value, 1, 31) .. string.sub(cur, 32, 39) .. string.sub(value, 40)
     end
   end
   if not older then
@@ -115,17 +132,26 @@ for i = 1, n do
 end
 return written
 """
+)
 
 # KEYS: rows of a view; ARGV[1] generation, ARGV[2] now (µs): delete each row that the full
 # sync of that generation did not write and that has not simply expired (an expired row
-# stays readable as expired until its retention runs out).
-_DELETE_OLD_LUA = """
+# stays readable as expired until its retention runs out). A row in another layout (an
+# older featurelayer's) is unreachable for readers of this one, whose keys differ: deleted.
+_DELETE_OLD_LUA = (
+    _ROW_LUA
+    + """
 local deleted = 0
+local gen, now = tonumber(ARGV[1]), tonumber(ARGV[2])
 for i = 1, #KEYS do
   local cur = redis.call('GET', KEYS[i])
   if cur then
-    local cx, cg = string.match(cur, '^%-?%d+:%-?%d+:(%-?%d+):(%d+):')
-    if cg and tonumber(cg) < tonumber(ARGV[1]) and (tonumber(cx) == -1 or tonumber(cx) > tonumber(ARGV[2])) then
+    local stale = not ours(cur)
+    if not stale then
+      local cx = field(cur, 5)
+      stale = field(cur, 32) < gen and (cx == -1 or cx > now)
+    end
+    if stale then
       redis.call('DEL', KEYS[i])
       deleted = deleted + 1
     end
@@ -133,6 +159,7 @@ for i = 1, #KEYS do
 end
 return deleted
 """
+)
 
 #: Rows per script call on a single Redis; Redis Cluster gets one row per call
 #: (a script's keys must share a slot, and each entity has its own). A script
@@ -178,6 +205,7 @@ class RedisOnlineStore:
         except (redis.RedisError, ValueError) as exc:
             raise OnlineStoreError(f"Cannot use Redis URL {redact(url)}: {exc}") from exc
         self._shas: dict[tuple[str, str], str] = {}
+        self._reads = threading.local()  # each thread's read connection (see _mget)
 
     def _fail(self, exc: Exception, doing: str) -> OnlineStoreError:
         return OnlineStoreError(f"Redis at {redact(self.url)} failed while {doing}: {exc}")
@@ -190,9 +218,7 @@ class RedisOnlineStore:
         except redis.RedisError as exc:
             raise self._fail(exc, "connecting") from exc
 
-    def _run_script(
-        self, script: str, keys: Sequence[str], shared: Sequence[Any], *per_key: Sequence[Any]
-    ) -> int:
+    def _run_script(self, script: str, keys: Sequence[str], shared: Sequence[Any], *per_key: Sequence[Any]) -> int:
         """Runs a many-key Lua script over ``keys``, one pipelined round trip per server; sums its results.
 
         Each call's ARGV is ``shared``, then each ``per_key`` column's values for
@@ -245,10 +271,7 @@ class RedisOnlineStore:
 
         if not len(batch):
             return 0
-        values = [
-            f"{e}:{c}:{x}:{generation}:{p}"
-            for e, c, x, p in zip(batch.events, batch.createds, batch.valid_tos, batch.payloads, strict=True)
-        ]
+        values = stored_rows(batch.events, batch.createds, batch.valid_tos, generation, batch.payloads, batch.width)
         retention_ms = self.retention_ms
         expiries = ["" if x == -1 else max(1, (x - now_us) // 1000 + retention_ms) for x in batch.valid_tos]
         try:
@@ -269,21 +292,53 @@ class RedisOnlineStore:
             raise self._fail(exc, "reading") from exc
 
     def _mget(self, keys: Sequence[str]) -> list[bytes | None]:
-        """One MGET, packed by hiredis in one call: redis-py's own packing encodes argument by
-        argument in Python, about 100 µs of a 100-row, two-view request (200 keys)."""
-        from hiredis import pack_command
+        """One MGET on this thread's read connection, packed by hiredis in one call.
 
-        pool = self.client.connection_pool
-        connection = pool.get_connection()
-        try:
-            connection.send_packed_command([pack_command(("MGET", *keys))])  # type: ignore[arg-type]  # (its stub types a 1-tuple)
-            values: list[bytes | None] = connection.read_response()
-        except BaseException:
-            connection.disconnect()  # never hand a connection with a half-read reply back to the pool
-            raise
-        finally:
-            pool.release(connection)
-        return values
+        redis-py packs a command argument by argument in Python (about 100 µs of
+        a 100-row, two-view request: 200 keys), and taking a connection from its
+        pool and handing it back checks the socket each time (about 25 µs), so
+        reads keep one connection per thread. A connection that fails is
+        dropped; a read that fails on a kept connection (the server closed it
+        while idle, or restarted) is retried once on a new one: reads are
+        idempotent.
+        """
+        from hiredis import pack_command
+        from redis.exceptions import ConnectionError
+
+        command = pack_command(("MGET", *keys))  # type: ignore[arg-type]  # (its stub types a 1-tuple)
+        for attempt in range(2):
+            connection, kept = self._read_connection()
+            try:
+                connection.send_packed_command([command])
+                values: list[bytes | None] = connection.read_response()
+                return values
+            except ConnectionError:
+                self._drop_read_connection(connection)
+                if not kept or attempt:
+                    raise
+            except BaseException:
+                self._drop_read_connection(connection)  # never read a half-read reply's rest as the next reply
+                raise
+        raise AssertionError("unreachable")
+
+    def _read_connection(self) -> tuple[Any, bool]:
+        """This thread's read connection, and whether it was kept from an earlier read.
+
+        Taken from the pool once and held (the pool counts it in use), so
+        ``close()`` disconnects it with the others; a forked child takes its own.
+        """
+        reads = self._reads
+        connection = getattr(reads, "connection", None)
+        if connection is not None and reads.pid == os.getpid():
+            return connection, True
+        connection = self.client.connection_pool.get_connection()
+        reads.connection, reads.pid = connection, os.getpid()
+        return connection, False
+
+    def _drop_read_connection(self, connection: Any) -> None:
+        connection.disconnect()
+        self.client.connection_pool.release(connection)
+        self._reads.connection = None
 
     def _scan(self, pattern: str) -> Iterator[list[str]]:
         batch: list[str] = []
@@ -357,7 +412,7 @@ class SqliteOnlineStore:
             connection.executescript(
                 """
                 create table if not exists online_rows (
-                    key text primary key, view text not null, value text not null,
+                    key text primary key, view text not null, value blob not null,
                     event integer not null, created integer not null, valid_to integer not null,
                     generation integer not null
                 );
@@ -384,10 +439,11 @@ class SqliteOnlineStore:
         if not len(batch):
             return 0
         view = batch.view
+        values = stored_rows(batch.events, batch.createds, batch.valid_tos, generation, batch.payloads, batch.width)
         rows = [
-            (key, view, header(e, c, x, generation) + p, e, c, x, generation)
-            for key, e, c, x, p in zip(
-                batch.keys, batch.events, batch.createds, batch.valid_tos, batch.payloads, strict=True
+            (key, view, value, e, c, x, generation)
+            for key, value, e, c, x in zip(
+                batch.keys, values, batch.events, batch.createds, batch.valid_tos, strict=True
             )
         ]
         connection = self._connect()
@@ -429,7 +485,7 @@ class SqliteOnlineStore:
             chunk = unique[start : start + 900]
             marks = ",".join("?" * len(chunk))
             for key, value in connection.execute(f"select key, value from online_rows where key in ({marks})", chunk):
-                found[key] = value.encode()
+                found[key] = value
         return [found.get(key) for key in keys]
 
     def delete_older_generations(self, project: str, view: str, generation: int, now_us: int) -> int:

@@ -112,8 +112,8 @@ def current_rows_query(view: FeatureView, incremental: bool) -> exp.Select:
 def _writes(project: str, view: FeatureView, batch: pa.RecordBatch) -> tuple[WriteBatch, int | None]:
     """The batch as a store write, and the greatest created timestamp in it (µs).
 
-    Column-wise: timestamps become µs in Arrow and values JSON column by
-    column (``encode_columns``); no Python object is made per row.
+    Column-wise: timestamps become µs in Arrow and values are packed column
+    by column (``encode_columns``); no Python object is made per row.
     """
     n = batch.num_rows
     events = micros_column(batch.column("valid_from"))
@@ -127,7 +127,7 @@ def _writes(project: str, view: FeatureView, batch: pa.RecordBatch) -> tuple[Wri
     key_columns = [batch.column(k).to_pylist() for k in view.join_keys]
     keys = entity_keys(project, view.name, key_columns, view.schema_tag)
     payloads = encode_columns([batch.column(f.name) for f in view.features], n)
-    return WriteBatch(view.name, keys, events, createds, valid_tos, payloads), newest_us
+    return WriteBatch(view.name, keys, events, createds, valid_tos, payloads, len(view.features)), newest_us
 
 
 _OPEN_US = micros(OPEN_VALID_TO)
