@@ -10,10 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import threading
+from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -146,10 +148,16 @@ def test_a_newer_row_written_meanwhile_survives_the_full_syncs_prune(online_url:
         assert write(10, 1, 1) == 1  # an earlier full sync
         assert write(20, 0, 2) == 1  # an incremental sync: a newer row
         assert write(10, 5, 1) == 0  # a full sync that read its rows before that: older, not stored
+        if online_url.startswith("redis"):  # (SQLite keeps the generation in a column, not in the value)
+            assert decode_row(store.read([key])[0] or b"").generation == 5  # ... but the row takes its generation
         assert store.delete_older_generations("t", "v", 5, now_us=100) == 0
         [raw] = store.read([key])
         assert raw is not None
         assert (decode_row(raw).event, decode_row(raw).values) == (20, [2])
+        assert write(30, 2, 3) == 1  # a newer row from an incremental sync keeps the greater generation
+        assert store.delete_older_generations("t", "v", 5, now_us=100) == 0
+        if online_url.startswith("redis"):
+            assert decode_row(store.read([key])[0] or b"").generation == 5
     finally:
         store.close()
 
@@ -206,6 +214,27 @@ def test_full_sync_removes_deleted_entities_and_incremental_takes_late_rows(proj
         assert response.statuses["a_value"][1] is FieldStatus.NOT_FOUND
 
 
+def test_a_sync_after_a_change_of_definition_or_layout_is_full(example: Path, online_url: str) -> None:
+    """Keys carry the schema tag: rows synced under another one are not found, so an incremental
+    sync on top of them would leave entities missing; it is a full sync instead."""
+    users = _users(example)[:5]
+    with _store(example, online_url, END) as store:
+        store.sync(full=True)
+        expected = store.get_online_features(FEATURES, [{"user_id": u} for u in users]).to_dict()
+        for view in ("user_activity", "user_profile"):  # as an older definition, or featurelayer, left them
+            store.online_store.set_meta(store.registry.project_name, view, {"schema_tag": "00000000"})
+        if online_url.startswith("redis"):
+            client = redis.Redis.from_url(online_url)
+            client.delete(*client.keys("fl:*{*"))
+        else:
+            with sqlite3.connect(online_url.removeprefix("sqlite://")) as connection:
+                connection.execute("delete from online_rows")
+        report = store.sync()
+        assert {v.mode for v in report.views} == {"full"}
+        assert store.get_online_features(FEATURES, [{"user_id": u} for u in users]).to_dict() == expected
+        assert {v.mode for v in store.sync().views} == {"incremental"}  # and incremental again after it
+
+
 def test_request_errors_are_clear(example: Path, online_url: str) -> None:
     with _store(example, online_url, END) as store:
         with pytest.raises(ValidationError, match=r"lack join key\(s\) \['user_id'\]"):
@@ -216,6 +245,10 @@ def test_request_errors_are_clear(example: Path, online_url: str) -> None:
             store.get_online_features(["user_profile:plan"], [{"user_id": "not a number"}])
         with pytest.raises(ValidationError, match="same keys"):
             store.get_online_features(["user_profile:plan"], [{"user_id": 1}, {"uid": 2}])
+        with pytest.raises(ValidationError, match="has no 'x'"):  # a mapping that invents keys is not trusted
+            store.get_online_features(["user_profile:plan"], [{"user_id": 1, "x": 2}, defaultdict(int, user_id=2)])
+        with pytest.raises(ValidationError, match="list of dicts"):
+            store.get_online_features(["user_profile:plan"], [{"user_id": 1}, 2])
 
 
 # --- Redis faults ------------------------------------------------------------------------------
@@ -255,10 +288,15 @@ def test_reads_survive_a_restart_and_threads_keep_their_own_connection(example: 
             server.start()  # the kept connection is now closed by the other end
             store.sync(full=True)
             assert store.get_online_features(FEATURES, rows).to_dict() == expected
-            with ThreadPoolExecutor(4) as pool:
-                answers = list(pool.map(lambda i: store.get_online_features(FEATURES, rows[i:]).to_dict(), range(20)))
-            for i, answer in enumerate(answers):
-                assert answer == {name: values[i:] for name, values in expected.items()}
+            for _ in range(5):  # threads come and go: their connections are reused, not leaked
+                with ThreadPoolExecutor(4) as pool:
+                    answers = list(
+                        pool.map(lambda i: store.get_online_features(FEATURES, rows[i:]).to_dict(), range(20))
+                    )
+                for i, answer in enumerate(answers):
+                    assert answer == {name: values[i:] for name, values in expected.items()}
+            clients = redis.Redis.from_url(server.url).client_list()
+            assert len(clients) <= 4 + 4  # the readers', the sync's and this one (a leak: 20 and more)
     finally:
         server.stop()
 

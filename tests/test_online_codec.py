@@ -182,3 +182,12 @@ def test_decode_rows_refuses_values_not_in_its_layout() -> None:
         decode_rows([b"5", good], 0, 1)
     with pytest.raises(ValueError, match="2 values where the view has 1"):
         decode_rows([encode_row(10, -1, -1, 1, [1, 2])], 0, 1)
+    with pytest.raises(ValueError, match="empty"):
+        decode_rows([good + good, b""], 0, 1)  # two rows in one key, none in the next: never shifted
+    with pytest.raises(ValueError, match="not a featurelayer row"):
+        decode_rows([encode_values(["a string, not a row"])], 0, 1)
+
+
+def test_stored_rows_refuse_a_width_that_is_not_the_payloads() -> None:
+    with pytest.raises(ValueError, match="hold 2 values, not the view's 1"):
+        stored_rows([1], [-1], [-1], 1, [encode_values([1, 2])], 1)

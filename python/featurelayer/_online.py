@@ -181,7 +181,7 @@ def _columns(entity_rows: Any) -> dict[str, list[Any]]:
 
 def _same_keys(rows: list[Any]) -> dict[str, list[Any]] | None:
     """The common case, columns of dicts that all have the first one's keys, in C-level passes; else None."""
-    if not rows or type(rows[0]) is not dict:
+    if not rows or set(map(type, rows)) != {dict}:  # (a mapping of another kind may add or hide keys)
         return None
     names = list(rows[0])
     try:

@@ -73,7 +73,7 @@ def schema_tag(features: Iterable[tuple[str, str]]) -> str:
     """A short hash of a view's (feature name, Arrow type) pairs.
 
     >>> schema_tag([("plan", "string")])
-    '2f0bccc5'
+    '063acb3a'
     """
     text = ";".join([_LAYOUT, *(f"{name}={kind}" for name, kind in features)])
     return hashlib.sha1(text.encode()).hexdigest()[:8]
@@ -174,13 +174,18 @@ def _packed(column: pa.Array) -> list[bytes]:
 
 #: a stored row's header: MessagePack array16 of (4 + features) items, then four int64s
 _HEADER = struct.Struct(">BHBqBqBqBq")
-HEADER_BYTES = _HEADER.size  # 39
 
 
 def encode_row(event: int, created: int, valid_to: int | None, generation: int, values: Iterable[Any]) -> bytes:
     """One whole stored row (see the module docstring)."""
     values = list(values)
     return _header(event, created, valid_to, generation, len(values)) + encode_values(values)
+
+
+def _count_values(payload: bytes) -> int:
+    unpacker = msgpack.Unpacker()
+    unpacker.feed(payload)
+    return sum(1 for _ in unpacker)
 
 
 def _header(event: int, created: int, valid_to: int | None, generation: int, width: int) -> bytes:
@@ -201,6 +206,8 @@ def stored_rows(
     """Whole stored rows from a write batch's columns and ``encode_columns``' payloads."""
     if width > 0xFFFF - 4:
         raise ValueError(f"a view with {width} features does not fit a stored row (at most {0xFFFF - 4})")
+    if payloads and _count_values(payloads[0]) != width:  # a wrong count would misalign every read
+        raise ValueError(f"payloads hold {_count_values(payloads[0])} values, not the view's {width}")
     pack, count = _HEADER.pack, 4 + width
     return [
         pack(0xDC, count, 0xD3, x, 0xD3, e, 0xD3, c, 0xD3, generation) + p
@@ -251,13 +258,15 @@ def decode_rows(raws: Sequence[bytes | None], now_us: int, width: int) -> tuple[
     n = len(raws)
     if not n:
         return [[] for _ in range(width)], []
+    if b"" in raws:  # nothing to unpack: the next key's row would be read as this one's
+        raise ValueError("a stored value is empty: not a featurelayer row")
     body = b"".join([_NIL if raw is None else raw for raw in raws]) if None in raws else b"".join(raws)  # type: ignore[arg-type]
-    try:
+    try:  # a value of another shape fails here, or leaves bytes over: never shift rows onto others
         rows: list[Any] = msgpack.unpackb(b"\xdd" + n.to_bytes(4, "big") + body)
         valid_tos = [None if row is None else row[0] for row in rows]
-    except (ValueError, TypeError, IndexError) as exc:  # never shift rows onto others
+        states = [NOT_FOUND if x is None else FOUND if x == NO_VALUE or now_us < x else EXPIRED for x in valid_tos]
+    except (ValueError, TypeError, IndexError, KeyError) as exc:
         raise ValueError(f"a stored value is not a featurelayer row of this layout: {exc}") from exc
-    states = [NOT_FOUND if x is None else FOUND if x == NO_VALUE or now_us < x else EXPIRED for x in valid_tos]
     if states.count(FOUND) != n:
         blank = [None] * (4 + width)
         rows = [row if state == FOUND else blank for row, state in zip(rows, states, strict=True)]
@@ -271,7 +280,7 @@ def decode_rows(raws: Sequence[bytes | None], now_us: int, width: int) -> tuple[
 
 
 def decode_column(values: list[Any], arrow_type: pa.DataType) -> pa.Array:
-    """Stored JSON values of one feature back into its declared Arrow type."""
+    """Stored values of one feature (``decode_rows``' lists) back into its declared Arrow type."""
     if pa.types.is_timestamp(arrow_type):
         return pa.array(values, pa.int64()).cast(pa.timestamp("us")).cast(arrow_type)
     if pa.types.is_date(arrow_type):

@@ -205,7 +205,9 @@ class RedisOnlineStore:
         except (redis.RedisError, ValueError) as exc:
             raise OnlineStoreError(f"Cannot use Redis URL {redact(url)}: {exc}") from exc
         self._shas: dict[tuple[str, str], str] = {}
-        self._reads = threading.local()  # each thread's read connection (see _mget)
+        self._idle_reads: list[Any] = []  # read connections between reads (see _mget)
+        self._reads_lock = threading.Lock()
+        self._reads_pid = os.getpid()
 
     def _fail(self, exc: Exception, doing: str) -> OnlineStoreError:
         return OnlineStoreError(f"Redis at {redact(self.url)} failed while {doing}: {exc}")
@@ -292,53 +294,54 @@ class RedisOnlineStore:
             raise self._fail(exc, "reading") from exc
 
     def _mget(self, keys: Sequence[str]) -> list[bytes | None]:
-        """One MGET on this thread's read connection, packed by hiredis in one call.
+        """One MGET on a kept read connection, packed by hiredis in one call.
 
         redis-py packs a command argument by argument in Python (about 100 µs of
         a 100-row, two-view request: 200 keys), and taking a connection from its
         pool and handing it back checks the socket each time (about 25 µs), so
-        reads keep one connection per thread. A connection that fails is
-        dropped; a read that fails on a kept connection (the server closed it
-        while idle, or restarted) is retried once on a new one: reads are
-        idempotent.
+        reads keep their own idle connections, as many as ran at once. A
+        connection that fails is dropped; a read that fails on a kept
+        connection (the server closed it while idle, or restarted) is retried
+        once on a new one: reads are idempotent.
         """
         from hiredis import pack_command
         from redis.exceptions import ConnectionError
 
         command = pack_command(("MGET", *keys))  # type: ignore[arg-type]  # (its stub types a 1-tuple)
         for attempt in range(2):
-            connection, kept = self._read_connection()
+            connection, kept = self._take_read_connection()
             try:
                 connection.send_packed_command([command])
                 values: list[bytes | None] = connection.read_response()
-                return values
             except ConnectionError:
                 self._drop_read_connection(connection)
                 if not kept or attempt:
                     raise
+                continue
             except BaseException:
                 self._drop_read_connection(connection)  # never read a half-read reply's rest as the next reply
                 raise
+            with self._reads_lock:
+                self._idle_reads.append(connection)
+            return values
         raise AssertionError("unreachable")
 
-    def _read_connection(self) -> tuple[Any, bool]:
-        """This thread's read connection, and whether it was kept from an earlier read.
+    def _take_read_connection(self) -> tuple[Any, bool]:
+        """An idle read connection and True, or a new one from the pool and False.
 
-        Taken from the pool once and held (the pool counts it in use), so
-        ``close()`` disconnects it with the others; a forked child takes its own.
+        Kept ones stay counted in use by the pool, so ``close()`` disconnects
+        them with the others; a forked child starts with none of its parent's.
         """
-        reads = self._reads
-        connection = getattr(reads, "connection", None)
-        if connection is not None and reads.pid == os.getpid():
-            return connection, True
-        connection = self.client.connection_pool.get_connection()
-        reads.connection, reads.pid = connection, os.getpid()
-        return connection, False
+        with self._reads_lock:
+            if self._reads_pid != os.getpid():
+                self._idle_reads, self._reads_pid = [], os.getpid()
+            if self._idle_reads:
+                return self._idle_reads.pop(), True
+        return self.client.connection_pool.get_connection(), False
 
     def _drop_read_connection(self, connection: Any) -> None:
         connection.disconnect()
         self.client.connection_pool.release(connection)
-        self._reads.connection = None
 
     def _scan(self, pattern: str) -> Iterator[list[str]]:
         batch: list[str] = []
@@ -383,6 +386,10 @@ class RedisOnlineStore:
             raise self._fail(exc, "writing the sync watermark") from exc
 
     def close(self) -> None:
+        with self._reads_lock:
+            idle, self._idle_reads = self._idle_reads, []
+        for connection in idle:
+            self.client.connection_pool.release(connection)
         self.client.close()
 
 

@@ -12,9 +12,11 @@ the greatest created timestamp synced (the time a row arrived) and the last
 sync's instant; the next sync reads only rows that arrived since (minus a
 look-back for slow builds) or became valid since. Late-arriving rows are
 therefore synced. A view without a created timestamp is always synced in
-full. ``full=True`` rewrites every current row and removes rows of entities
-that are no longer valid (deleted upstream), a pass over the view's keys that
-the first sync of a view skips; rows that expired by their ttl stay readable
+full, and so is a view whose features (or the stored row layout) changed since
+its last sync: its keys carry a schema tag, so every key is new. ``full=True``
+rewrites every current row and removes rows of entities that are no longer
+valid (deleted upstream), a pass over the view's keys that the first sync of a
+view skips; rows that expired by their ttl stay readable
 as *expired* until the store's retention drops them.
 """
 
@@ -169,7 +171,14 @@ def sync_views(
             report.interrupted = True
             break
         meta = online.get_meta(project, view.name)
-        incremental = not full and bool(view.created_timestamp) and "created_watermark" in meta
+        # incremental only on top of a sync of this very definition and row layout: after a
+        # change to the view's features (or an upgrade), every key is new and needs a full sync
+        incremental = (
+            not full
+            and bool(view.created_timestamp)
+            and "created_watermark" in meta
+            and meta.get("schema_tag") == view.schema_tag
+        )
         # Marked before the first write: a store with no mark holds no row of this view, so
         # the first full sync (an initial load) has nothing to remove and skips that pass.
         online.set_meta(project, view.name, {"sync_started": str(now_us)})
@@ -206,7 +215,7 @@ def sync_views(
             break
         if not incremental and meta:
             view_report.removed = online.delete_older_generations(project, view.name, generation, now_us)
-        watermark_fields = {"synced_at": str(now_us)}
+        watermark_fields = {"synced_at": str(now_us), "schema_tag": view.schema_tag}
         if newest is not None:
             watermark_fields["created_watermark"] = str(newest)
         online.set_meta(project, view.name, watermark_fields)
