@@ -79,8 +79,7 @@ class OnlineResponse:
     def _derive(self, name: str, states: list[int] | None) -> list[FieldStatus]:
         values = self._columns[name]
         if isinstance(values, pa.Array | pa.ChunkedArray):
-            values = values.is_null().to_pylist()  # True where null
-            by_value = [_NULL if null else _PRESENT for null in values]
+            by_value = [_NULL if null else _PRESENT for null in values.is_null().to_pylist()]
         else:
             by_value = [_NULL if v is None else _PRESENT for v in values]
         if states is None:
@@ -186,8 +185,8 @@ def _same_keys(rows: list[Any]) -> dict[str, list[Any]] | None:
     names = list(rows[0])
     try:
         columns = {name: list(map(operator.itemgetter(name), rows)) for name in names}
-    except (KeyError, TypeError, IndexError):
-        return None  # a row lacks a key, or is not a mapping: the slow path says which
+    except KeyError:
+        return None  # a row lacks a key: the slow path says which
     if set(map(len, rows)) != {len(names)}:  # a row with other keys beside them
         return None
     return columns

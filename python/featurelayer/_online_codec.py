@@ -189,10 +189,14 @@ def _count_values(payload: bytes) -> int:
 
 
 def _header(event: int, created: int, valid_to: int | None, generation: int, width: int) -> bytes:
-    if width > 0xFFFF - 4:
-        raise ValueError(f"a view with {width} features does not fit a stored row (at most {0xFFFF - 4})")
+    _check_width(width)
     x = NO_VALUE if valid_to is None else valid_to
     return _HEADER.pack(0xDC, 4 + width, 0xD3, x, 0xD3, event, 0xD3, created, 0xD3, generation)
+
+
+def _check_width(width: int) -> None:
+    if width > 0xFFFF - 4:  # the array16 header's count
+        raise ValueError(f"a view with {width} features does not fit a stored row (at most {0xFFFF - 4})")
 
 
 def stored_rows(
@@ -204,8 +208,7 @@ def stored_rows(
     width: int,
 ) -> list[bytes]:
     """Whole stored rows from a write batch's columns and ``encode_columns``' payloads."""
-    if width > 0xFFFF - 4:
-        raise ValueError(f"a view with {width} features does not fit a stored row (at most {0xFFFF - 4})")
+    _check_width(width)
     if payloads and _count_values(payloads[0]) != width:  # a wrong count would misalign every read
         raise ValueError(f"payloads hold {_count_values(payloads[0])} values, not the view's {width}")
     pack, count = _HEADER.pack, 4 + width
