@@ -206,8 +206,8 @@ class RedisOnlineStore:
             raise OnlineStoreError(f"Cannot use Redis URL {redact(url)}: {exc}") from exc
         self._shas: dict[tuple[str, str], str] = {}
         self._idle_reads: list[Any] = []  # read connections between reads (see _mget)
-        self._reads_lock = threading.Lock()
         self._reads_pid = os.getpid()
+        self._closed = False
 
     def _fail(self, exc: Exception, doing: str) -> OnlineStoreError:
         return OnlineStoreError(f"Redis at {redact(self.url)} failed while {doing}: {exc}")
@@ -300,31 +300,39 @@ class RedisOnlineStore:
         a 100-row, two-view request: 200 keys), and taking a connection from its
         pool and handing it back checks the socket each time (about 25 µs), so
         reads keep their own idle connections, as many as ran at once. A
-        connection that fails is dropped; a read that fails on a kept
-        connection (the server closed it while idle, or restarted) is retried
-        once on a new one: reads are idempotent.
+        connection that fails is dropped. A read that fails on a kept
+        connection (the server closed it while idle, or restarted) drops every
+        kept one, as they likely went the same way, and is retried once on a
+        new connection from the pool, which checks it: reads are idempotent.
         """
         from hiredis import pack_command
         from redis.exceptions import ConnectionError
 
         command = pack_command(("MGET", *keys))  # type: ignore[arg-type]  # (its stub types a 1-tuple)
-        for attempt in range(2):
-            connection, kept = self._take_read_connection()
+        connection, kept = self._take_read_connection()
+        try:
+            connection.send_packed_command([command])
+            values: list[bytes | None] = connection.read_response()
+        except ConnectionError:
+            self._drop_read_connection(connection)
+            if not kept:
+                raise
+            self._drop_idle_reads()
+            connection = self.client.connection_pool.get_connection()
             try:
                 connection.send_packed_command([command])
-                values: list[bytes | None] = connection.read_response()
-            except ConnectionError:
-                self._drop_read_connection(connection)
-                if not kept or attempt:
-                    raise
-                continue
+                values = connection.read_response()
             except BaseException:
-                self._drop_read_connection(connection)  # never read a half-read reply's rest as the next reply
+                self._drop_read_connection(connection)
                 raise
-            with self._reads_lock:
-                self._idle_reads.append(connection)
-            return values
-        raise AssertionError("unreachable")
+        except BaseException:
+            self._drop_read_connection(connection)  # never read a half-read reply's rest as the next reply
+            raise
+        if self._closed:
+            self._drop_read_connection(connection)
+        else:
+            self._idle_reads.append(connection)  # (list.append and pop are atomic: no lock to hold at a fork)
+        return values
 
     def _take_read_connection(self) -> tuple[Any, bool]:
         """An idle read connection and True, or a new one from the pool and False.
@@ -332,16 +340,21 @@ class RedisOnlineStore:
         Kept ones stay counted in use by the pool, so ``close()`` disconnects
         them with the others; a forked child starts with none of its parent's.
         """
-        with self._reads_lock:
-            if self._reads_pid != os.getpid():
-                self._idle_reads, self._reads_pid = [], os.getpid()
-            if self._idle_reads:
-                return self._idle_reads.pop(), True
-        return self.client.connection_pool.get_connection(), False
+        if self._reads_pid != os.getpid():
+            self._idle_reads, self._reads_pid = [], os.getpid()
+        try:
+            return self._idle_reads.pop(), True
+        except IndexError:
+            return self.client.connection_pool.get_connection(), False
 
     def _drop_read_connection(self, connection: Any) -> None:
         connection.disconnect()
         self.client.connection_pool.release(connection)
+
+    def _drop_idle_reads(self) -> None:
+        idle, self._idle_reads = self._idle_reads, []
+        for connection in idle:
+            self._drop_read_connection(connection)
 
     def _scan(self, pattern: str) -> Iterator[list[str]]:
         batch: list[str] = []
@@ -386,10 +399,8 @@ class RedisOnlineStore:
             raise self._fail(exc, "writing the sync watermark") from exc
 
     def close(self) -> None:
-        with self._reads_lock:
-            idle, self._idle_reads = self._idle_reads, []
-        for connection in idle:
-            self.client.connection_pool.release(connection)
+        self._closed = True  # a read still running drops its connection instead of keeping it
+        self._drop_idle_reads()
         self.client.close()
 
 
