@@ -16,8 +16,8 @@ full, and so is a view whose features (or the stored row layout) changed since
 its last sync: its keys carry a schema tag, so every key is new. ``full=True``
 rewrites every current row and removes rows of entities that are no longer
 valid (deleted upstream), a pass over the view's keys that the first sync of a
-view skips; rows that expired by their ttl stay readable
-as *expired* until the store's retention drops them.
+view skips; rows that expired by their ttl stay readable as *expired* until
+the store's retention drops them.
 """
 
 from __future__ import annotations
