@@ -350,8 +350,6 @@ _SLOW_SYNC = textwrap.dedent(
 def _snapshot(url: str) -> dict[str, bytes]:
     """Every stored row, raw, by key."""
     if url.startswith("sqlite:///"):
-        import sqlite3
-
         with sqlite3.connect(url.removeprefix("sqlite://")) as connection:
             return dict(connection.execute("select key, value from online_rows").fetchall())
     client = redis.Redis.from_url(url)
