@@ -25,7 +25,7 @@ import pytest
 import redis
 
 from featurelayer import FeatureStore, FieldStatus, OnlineStoreError, ValidationError
-from featurelayer._online_codec import decode_row, encode_row, encode_values, micros
+from featurelayer._online_codec import decode_row, encode_values, micros, stored_rows
 
 from .conftest import EXAMPLE_END, REPO, RedisServer
 from .retrieval_helpers import BASE, Row, _minutes, build, project_dir
@@ -451,7 +451,10 @@ def test_cli_sync_and_verify_find_skew(example: Path, redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
     key = next(iter(client.scan_iter(match="fl:*:user_profile:*")))
     row = decode_row(client.get(key))
-    client.set(key, encode_row(row.event, row.created, row.valid_to, row.generation, ["XX", "free", True]))
+    [value] = stored_rows(
+        [row.event], [row.created], [row.valid_to], row.generation, [encode_values(["XX", "free", True])], 3
+    )
+    client.set(key, value)
     result = runner.invoke(main, ["--project-dir", str(example), "verify", "--sample", "1000"], env=env)
     assert result.exit_code == 1, result.output
     assert "mismatch" in result.output and "'XX'" in result.output

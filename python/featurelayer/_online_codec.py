@@ -47,7 +47,6 @@ __all__ = [
     "decode_row",
     "decode_rows",
     "encode_columns",
-    "encode_row",
     "encode_values",
     "entity_key",
     "entity_keys",
@@ -165,8 +164,8 @@ def _packed(column: pa.Array) -> list[bytes]:
     values: list[Any]
     if pa.types.is_timestamp(kind):
         values = micros_column(column)
-    elif pa.types.is_date32(kind):
-        values = pc.cast(column, pa.int32()).to_pylist()  # days since the epoch, as stored
+    elif pa.types.is_date(kind):
+        values = pc.cast(pc.cast(column, pa.date32()), pa.int32()).to_pylist()  # days since the epoch, as stored
     else:
         values = column.to_pylist()
     return list(map(_packer().pack, values))
@@ -176,27 +175,10 @@ def _packed(column: pa.Array) -> list[bytes]:
 _HEADER = struct.Struct(">BHBqBqBqBq")
 
 
-def encode_row(event: int, created: int, valid_to: int | None, generation: int, values: Iterable[Any]) -> bytes:
-    """One whole stored row (see the module docstring)."""
-    values = list(values)
-    return _header(event, created, valid_to, generation, len(values)) + encode_values(values)
-
-
 def _count_values(payload: bytes) -> int:
     unpacker = msgpack.Unpacker()
     unpacker.feed(payload)
     return sum(1 for _ in unpacker)
-
-
-def _header(event: int, created: int, valid_to: int | None, generation: int, width: int) -> bytes:
-    _check_width(width)
-    x = NO_VALUE if valid_to is None else valid_to
-    return _HEADER.pack(0xDC, 4 + width, 0xD3, x, 0xD3, event, 0xD3, created, 0xD3, generation)
-
-
-def _check_width(width: int) -> None:
-    if width > 0xFFFF - 4:  # the array16 header's count
-        raise ValueError(f"a view with {width} features does not fit a stored row (at most {0xFFFF - 4})")
 
 
 def stored_rows(
@@ -207,10 +189,12 @@ def stored_rows(
     payloads: Sequence[bytes],
     width: int,
 ) -> list[bytes]:
-    """Whole stored rows from a write batch's columns and ``encode_columns``' payloads."""
-    _check_width(width)
-    if payloads and _count_values(payloads[0]) != width:  # a wrong count would misalign every read
-        raise ValueError(f"payloads hold {_count_values(payloads[0])} values, not the view's {width}")
+    """Whole stored rows (see the module docstring) from a write batch's columns and ``encode_columns``' payloads."""
+    if width > 0xFFFF - 4:  # the array16 header's count
+        raise ValueError(f"a view with {width} features does not fit a stored row (at most {0xFFFF - 4})")
+    held = _count_values(payloads[0]) if payloads else width
+    if held != width:  # a wrong count would misalign every read
+        raise ValueError(f"payloads hold {held} values, not the view's {width}")
     pack, count = _HEADER.pack, 4 + width
     return [
         pack(0xDC, count, 0xD3, x, 0xD3, e, 0xD3, c, 0xD3, generation) + p
@@ -266,8 +250,9 @@ def decode_rows(raws: Sequence[bytes | None], now_us: int, width: int) -> tuple[
     body = b"".join([_NIL if raw is None else raw for raw in raws]) if None in raws else b"".join(raws)  # type: ignore[arg-type]
     try:  # a value of another shape fails here, or leaves bytes over: never shift rows onto others
         rows: list[Any] = msgpack.unpackb(b"\xdd" + n.to_bytes(4, "big") + body)
-        valid_tos = [None if row is None else row[0] for row in rows]
-        states = [NOT_FOUND if x is None else FOUND if x == NO_VALUE or now_us < x else EXPIRED for x in valid_tos]
+        states = [
+            NOT_FOUND if row is None else FOUND if (x := row[0]) == NO_VALUE or now_us < x else EXPIRED for row in rows
+        ]
     except (ValueError, TypeError, IndexError, KeyError) as exc:
         raise ValueError(f"a stored value is not a featurelayer row of this layout: {exc}") from exc
     if states.count(FOUND) != n:

@@ -311,27 +311,28 @@ class RedisOnlineStore:
         command = pack_command(("MGET", *keys))  # type: ignore[arg-type]  # (its stub types a 1-tuple)
         connection, kept = self._take_read_connection()
         try:
-            connection.send_packed_command([command])
-            values: list[bytes | None] = connection.read_response()
+            values = self._round_trip(connection, command)
         except ConnectionError:
-            self._drop_read_connection(connection)
             if not kept:
                 raise
             self._drop_idle_reads()
             connection = self.client.connection_pool.get_connection()
-            try:
-                connection.send_packed_command([command])
-                values = connection.read_response()
-            except BaseException:
-                self._drop_read_connection(connection)
-                raise
-        except BaseException:
-            self._drop_read_connection(connection)  # never read a half-read reply's rest as the next reply
-            raise
+            values = self._round_trip(connection, command)
         if self._closed:
             self._drop_read_connection(connection)
         else:
             self._idle_reads.append(connection)  # (list.append and pop are atomic: no lock to hold at a fork)
+        return values
+
+    def _round_trip(self, connection: Any, command: bytes) -> list[bytes | None]:
+        """Sends a packed command and reads its reply; a connection that fails is dropped, never
+        handed back with half a reply unread."""
+        try:
+            connection.send_packed_command([command])
+            values: list[bytes | None] = connection.read_response()
+        except BaseException:
+            self._drop_read_connection(connection)
+            raise
         return values
 
     def _take_read_connection(self) -> tuple[Any, bool]:

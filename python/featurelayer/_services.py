@@ -87,6 +87,26 @@ class BoundTransform:
     inputs: Mapping[str, str]
     outputs: Mapping[str, str]
 
+    @functools.cached_property
+    def row_functions(self) -> dict[str, RowsFunction] | None:
+        """A SQL transform's outputs compiled to Python loops, or None where one is not covered.
+
+        Compiled on first use: a bound transform lives as long as its resolved
+        request, which the store caches for the online hot path.
+        """
+        from ._transform_rows import compile_rows
+
+        transform = self.transform
+        if not isinstance(transform, SqlTransform):
+            return None
+        functions = {}
+        for output in transform.outputs:
+            function = compile_rows(output, list(self.inputs), transform.name)
+            if function is None:
+                return None
+            functions[output.name] = function
+        return functions
+
 
 @dataclass(frozen=True)
 class ResolvedRequest:
@@ -217,7 +237,7 @@ def _in_python(
     bound: BoundTransform, response: OnlineResponse
 ) -> tuple[list[list[Any]], dict[str, RowsFunction]] | None:
     """The input columns and compiled functions of a SQL transform the Python backend covers; else None."""
-    functions = _row_functions(bound)
+    functions = bound.row_functions
     if functions is None:
         return None
     columns = []
@@ -229,32 +249,6 @@ def _in_python(
     if bound.transform.casts and any(type(v) is str for values in columns for v in values):  # type: ignore[union-attr]
         return None  # the Python casts take no strings; Arrow parses them as the warehouse does
     return columns, functions
-
-
-def _row_functions(bound: BoundTransform) -> dict[str, RowsFunction] | None:
-    """A SQL transform's outputs compiled to Python loops (once per bound transform), or None."""
-    cached = _ROW_FUNCTIONS.get(id(bound))
-    if cached is not None and cached[0] is bound:
-        return cached[1]
-    from ._transform_rows import compile_rows
-
-    transform = bound.transform
-    functions: dict[str, RowsFunction] | None = None
-    if isinstance(transform, SqlTransform):
-        functions = {}
-        for output in transform.outputs:
-            function = compile_rows(output, list(bound.inputs), transform.name)
-            if function is None:
-                functions = None
-                break
-            functions[output.name] = function
-    if len(_ROW_FUNCTIONS) > 1024:
-        _ROW_FUNCTIONS.clear()
-    _ROW_FUNCTIONS[id(bound)] = (bound, functions)
-    return functions
-
-
-_ROW_FUNCTIONS: dict[int, tuple[BoundTransform, dict[str, RowsFunction] | None]] = {}
 
 
 def parse_request_sources(config: Any) -> dict[str, RequestSource]:

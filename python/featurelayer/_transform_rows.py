@@ -276,10 +276,6 @@ def compile_rows(output: SqlOutput, inputs: Sequence[str], name: str) -> RowsFun
         inputs: the column names the expression reads, as ``SqlTransform.inputs`` lists them.
         name: the transform's name, for error messages.
     """
-    key = (id(output), tuple(inputs))
-    cached = _COMPILED.get(key)
-    if cached is not None and cached[0] is output:
-        return cached[1]
     strict = _strict(output.expression, {name: i for i, name in enumerate(inputs)})
     if strict is not None:
         # NULL in, NULL out everywhere: test the columns once, then compute without checks
@@ -313,8 +309,4 @@ def compile_rows(output: SqlOutput, inputs: Sequence[str], name: str) -> RowsFun
             except (TypeError, ValueError, OverflowError) as exc:
                 raise ValidationError(f"Transform '{name}' output '{output.name}': {exc}") from None
 
-    _COMPILED[key] = (output, function)
     return function
-
-
-_COMPILED: dict[tuple[int, tuple[str, ...]], tuple[SqlOutput, RowsFunction | None]] = {}
