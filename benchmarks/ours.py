@@ -69,8 +69,12 @@ def online(workload: Workload, url: str, requests: int) -> dict[str, object]:
     with FeatureStore(PROJECT, online_url=url, clock=lambda: workload.now) as store:
         for size in SIZES:
             batches = online_requests(workload, size, requests)
-            results["features"][str(size)] = latency(lambda rows: store.get_online_features(FEATURES, rows).to_dict(), batches, warmup)
-            results["service"][str(size)] = latency(lambda rows: store.get_online_features(SERVICE, rows).to_dict(), batches, warmup)
+            results["features"][str(size)] = latency(
+                lambda rows: store.get_online_features(FEATURES, rows).to_dict(), batches, warmup
+            )
+            results["service"][str(size)] = latency(
+                lambda rows: store.get_online_features(SERVICE, rows).to_dict(), batches, warmup
+            )
             results["transform"][str(size)] = transform_cost(store, batches, warmup)
     return {"latency": results}
 

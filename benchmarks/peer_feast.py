@@ -122,8 +122,12 @@ def online(data: Path, workload: Workload, url: str, requests: int) -> dict[str,
     warmup = min(200, requests // 5)
     for size in SIZES:
         batches = online_requests(workload, size, requests)
-        results["features"][str(size)] = latency(lambda rows: store.get_online_features(FEATURES, rows).to_dict(), batches, warmup)
-        results["service"][str(size)] = latency(lambda rows: store.get_online_features(service, rows).to_dict(), batches, warmup)
+        results["features"][str(size)] = latency(
+            lambda rows: store.get_online_features(FEATURES, rows).to_dict(), batches, warmup
+        )
+        results["service"][str(size)] = latency(
+            lambda rows: store.get_online_features(service, rows).to_dict(), batches, warmup
+        )
     return {"latency": results}
 
 

