@@ -26,7 +26,7 @@ SERVICE = "bench_service"  # the same four features plus a SQL transform (benchm
 
 def build() -> dict[str, object]:
     from featurelayer import find_project
-    from featurelayer._dbt import run_dbt
+    from featurelayer._dbt.runner import run_dbt
 
     start = time.perf_counter()
     run_dbt(find_project(PROJECT), ["build"])

@@ -217,7 +217,7 @@ EXAMPLE_END = __import__("datetime").datetime(2025, 4, 1)
 def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example project built once (80 users, 60 days ending EXAMPLE_END); tests only read it."""
     from featurelayer import find_project
-    from featurelayer._dbt import run_dbt
+    from featurelayer._dbt.runner import run_dbt
     from featurelayer.example_data import generate_example_data
 
     root = copy_example_project(tmp_path_factory.mktemp("example"))

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pytest
 
 from featurelayer import find_project
-from featurelayer._dbt import run_dbt
+from featurelayer._dbt.runner import run_dbt
 
 from .conftest import PG_DSN, REPO
 

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from featurelayer import DbtRunError, find_project
-from featurelayer._dbt import run_dbt
+from featurelayer._dbt.runner import run_dbt
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from featurelayer import Registry, find_project
-from featurelayer._dbt import run_dbt
+from featurelayer._dbt.runner import run_dbt
 from featurelayer._lookup import lookup_as_of
 from featurelayer._warehouse import connect_duckdb
 from featurelayer.cli import main

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from featurelayer import DefinitionError, ManifestError, Registry, ValidationError, find_project
-from featurelayer._dbt import run_dbt
+from featurelayer._dbt.runner import run_dbt
 
 pytestmark = pytest.mark.slow
 

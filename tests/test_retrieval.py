@@ -21,7 +21,7 @@ from hypothesis import Phase, example, given, settings
 from hypothesis import strategies as st
 
 from featurelayer import FeatureStore, ValidationError, find_project
-from featurelayer._dbt import run_dbt
+from featurelayer._dbt.runner import run_dbt
 
 from .retrieval_helpers import BASE, Row, _minutes, build, project_dir, reference_lookup, warehouse
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from featurelayer import DefinitionError, FeatureStore, FieldStatus, Registry, ValidationError, find_project
-from featurelayer._dbt import run_dbt
+from featurelayer._dbt.runner import run_dbt
 
 from .conftest import EXAMPLE_END, copy_example_project
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from featurelayer import DbtRunError, ValidationError, find_project, parse_ttl
-from featurelayer._dbt import run_dbt
+from featurelayer._dbt.runner import run_dbt
 
 VALID = {
     "30d": 2_592_000,

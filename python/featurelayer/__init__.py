@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from importlib.metadata import version as _version
 
+from ._dbt.project import Project, find_project
 from ._errors import (
     DbtRunError,
     DefinitionError,
@@ -23,7 +24,6 @@ from ._errors import (
     ValidationError,
 )
 from ._online import FieldStatus, OnlineResponse
-from ._project import Project, find_project
 from ._registry import Entity, Feature, FeatureView, Registry
 from ._services import FeatureService, RequestSource
 from ._store import FeatureStore, RetrievalJob

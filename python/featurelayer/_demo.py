@@ -18,7 +18,7 @@ from ._warehouse import connect_duckdb
 if TYPE_CHECKING:
     import duckdb
 
-    from ._project import Project
+    from ._dbt.project import Project
     from ._registry import FeatureView
 
 __all__ = ["run_demo"]

@@ -10,10 +10,14 @@
     ├── OnlineStoreError        the online store (Redis, SQLite) is unreachable or failed
     └── ValidationError         a caller passed something unusable (bad ttl, ...)
 
-Every message says what was wrong and how to fix it.
+Every message says what was wrong and how to fix it; ``suggest`` adds the
+close names when a name is unknown.
 """
 
 from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
 
 __all__ = [
     "DbtRunError",
@@ -23,6 +27,7 @@ __all__ = [
     "OnlineStoreError",
     "ProjectError",
     "ValidationError",
+    "suggest",
 ]
 
 
@@ -52,3 +57,13 @@ class OnlineStoreError(FeatureLayerError):
 
 class ValidationError(FeatureLayerError, ValueError):
     """A value passed by the caller cannot be used."""
+
+
+def suggest(name: str, options: Iterable[str]) -> str:
+    """The "did you mean" sentence for an unknown ``name``, or "" when nothing is close.
+
+    >>> suggest("user_profil", ["user_profile", "user_activity"])
+    " Did you mean 'user_profile'?"
+    """
+    close = difflib.get_close_matches(name, list(options), n=3, cutoff=0.6)
+    return f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""

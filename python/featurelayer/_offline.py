@@ -17,14 +17,15 @@ from typing import TYPE_CHECKING, Any
 import sqlglot
 from sqlglot import exp
 
+from ._dbt.target import load_target
 from ._errors import ProjectError, ValidationError
-from ._profile import load_target
 
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-    from ._project import Project
+    from ._dbt.project import Project
+    from ._dbt.target import Target
 
 __all__ = ["DuckDBOfflineStore", "OfflineStore", "PostgresOfflineStore", "copy_into_postgres", "offline_store_for"]
 
@@ -129,17 +130,10 @@ class PostgresOfflineStore:
 
     dialect = "postgres"
 
-    def __init__(self, settings: dict[str, Any]) -> None:
+    def __init__(self, target: Target) -> None:
         import psycopg2
 
-        self._connection = psycopg2.connect(
-            host=settings.get("host"),
-            port=int(settings.get("port", 5432)),
-            user=settings.get("user"),
-            password=settings.get("password") or None,
-            dbname=settings.get("dbname") or settings.get("database"),
-            options="-c TimeZone=UTC",
-        )
+        self._connection = psycopg2.connect(**target.postgres_connect_args(), options="-c TimeZone=UTC")
         self._connection.autocommit = True
 
     def close(self) -> None:
@@ -239,13 +233,13 @@ def offline_store_for(project: Project) -> OfflineStore:
     Raises:
         ProjectError: the target's warehouse has no offline store yet.
     """
-    settings = load_target(project)
-    if settings.get("type") == "duckdb":
+    target = load_target(project)
+    if target.type == "duckdb":
         return DuckDBOfflineStore(project)
-    if settings.get("type") == "postgres":
-        return PostgresOfflineStore(settings)
+    if target.type == "postgres":
+        return PostgresOfflineStore(target)
     raise ProjectError(
-        f"Training retrieval from target '{settings['target_name']}' ({settings.get('type')}) is not "
+        f"Training retrieval from target '{target.name}' ({target.type}) is not "
         "supported yet (DuckDB and PostgreSQL are); build training sets in the warehouse with the dbt macro "
         "feature_layer.point_in_time_join instead."
     )

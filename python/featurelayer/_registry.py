@@ -10,9 +10,8 @@ registry format of featurelayer's own.
 
 from __future__ import annotations
 
-import difflib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -20,14 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from ._errors import DefinitionError, ManifestError, ValidationError
+from ._errors import DefinitionError, ManifestError, ValidationError, suggest
 from ._services import FeatureService, RequestSource, parse_request_sources, parse_services, resolve_request
 from ._transforms import Transform, load_python_transforms, parse_sql_transform
 from ._ttl import parse_ttl
 from ._types import arrow_type, is_timestamp, sqlglot_dialect
 
 if TYPE_CHECKING:
-    from ._project import Project
+    from ._dbt.project import Project
 
 __all__ = ["Entity", "Feature", "FeatureView", "Registry"]
 
@@ -134,7 +133,7 @@ class FeatureView:
                 return feature
         names = [f.name for f in self.features]
         raise ValidationError(
-            f"Feature view '{self.name}' has no feature '{name}'.{_suggest(name, names)} "
+            f"Feature view '{self.name}' has no feature '{name}'.{suggest(name, names)} "
             f"Its features: {', '.join(names)}."
         )
 
@@ -210,7 +209,8 @@ class Registry:
                 f"{path} belongs to dbt project '{metadata.get('project_name')}', not '{expected}'. "
                 "Run `featurelayer build` to write this project's manifest."
             )
-        entities = _entities(project_yml)
+        config = project.feature_layer_vars
+        entities = _entities(config)
         dialect = sqlglot_dialect(metadata.get("adapter_type", "duckdb"))
         views = {}
         for node in manifest.get("nodes", {}).values():
@@ -218,7 +218,6 @@ class Registry:
             if node.get("resource_type") == "model" and meta is not None:
                 view = _feature_view(node, meta, entities, dialect)
                 views[view.name] = view
-        config = (project_yml.get("vars") or {}).get("feature_layer") or {}
         transforms: dict[str, Transform] = {
             name: parse_sql_transform(name, spec) for name, spec in (config.get("transforms") or {}).items()
         }
@@ -251,7 +250,7 @@ class Registry:
         except KeyError:
             names = list(self.feature_views)
             raise ValidationError(
-                f"No feature view '{name}'.{_suggest(name, names)} "
+                f"No feature view '{name}'.{suggest(name, names)} "
                 f"Feature views: {', '.join(names) or '(none: no model has config.meta.feature_layer)'}."
             ) from None
 
@@ -262,7 +261,7 @@ class Registry:
         except KeyError:
             names = list(self.feature_services)
             raise ValidationError(
-                f"No feature service '{name}'.{_suggest(name, names)} "
+                f"No feature service '{name}'.{suggest(name, names)} "
                 f"Feature services: {', '.join(names) or '(none: no exposure has config.meta.feature_layer)'}. "
                 "Or pass a list of 'view:feature' references."
             ) from None
@@ -272,7 +271,7 @@ class Registry:
             return self.transforms[name]
         except KeyError:
             raise DefinitionError(
-                f"No transform '{name}'.{_suggest(name, self.transforms)} Declare it under dbt_project.yml "
+                f"No transform '{name}'.{suggest(name, self.transforms)} Declare it under dbt_project.yml "
                 "`vars: feature_layer: transforms:` or with @on_demand_transform in the transforms module."
             ) from None
 
@@ -286,11 +285,6 @@ class Registry:
 
     def request_field_names(self) -> list[str]:
         return [f for source in self.request_sources.values() for f in source.fields]
-
-
-def _suggest(name: str, options: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(options), n=3, cutoff=0.6)
-    return f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
 def _check_fresh(project: Project, manifest: Path) -> None:
@@ -313,8 +307,8 @@ def _check_fresh(project: Project, manifest: Path) -> None:
         )
 
 
-def _entities(project_yml: Mapping[str, Any]) -> dict[str, Entity]:
-    declared = ((project_yml.get("vars") or {}).get("feature_layer") or {}).get("entities") or {}
+def _entities(config: Mapping[str, Any]) -> dict[str, Entity]:
+    declared = config.get("entities") or {}
     if not isinstance(declared, Mapping):
         raise DefinitionError(
             "dbt_project.yml `vars: feature_layer: entities:` must map entity names to "
@@ -347,7 +341,7 @@ def _feature_view(node: Mapping[str, Any], meta: Any, entities: Mapping[str, Ent
         raise DefinitionError(f"{where}: config.meta.feature_layer must be a mapping; got {meta!r}.")
     unknown = set(meta) - VIEW_META_KEYS
     if unknown:
-        hints = "".join(_suggest(k, VIEW_META_KEYS) for k in sorted(unknown))
+        hints = "".join(suggest(k, VIEW_META_KEYS) for k in sorted(unknown))
         raise DefinitionError(
             f"{where}: unknown key(s) {sorted(unknown)} under config.meta.feature_layer.{hints} "
             f"Allowed: {', '.join(sorted(VIEW_META_KEYS))}."
@@ -365,7 +359,7 @@ def _feature_view(node: Mapping[str, Any], meta: Any, entities: Mapping[str, Ent
     for entity_name in entity_names:
         if entity_name not in entities:
             raise DefinitionError(
-                f"{where} uses entity '{entity_name}', which is not declared.{_suggest(entity_name, entities)} "
+                f"{where} uses entity '{entity_name}', which is not declared.{suggest(entity_name, entities)} "
                 f"Declare it in dbt_project.yml under `vars: feature_layer: entities: {entity_name}: "
                 "{join_keys: [...]}`."
             )
@@ -403,7 +397,7 @@ def _feature_view(node: Mapping[str, Any], meta: Any, entities: Mapping[str, Ent
         if col not in columns:
             raise DefinitionError(
                 f"{where}: {role} column '{col}' is not declared under `columns:`. "
-                f"Declare it with its data_type.{_suggest(col, columns)}"
+                f"Declare it with its data_type.{suggest(col, columns)}"
             )
         if role != "join key" and not is_timestamp(column_types[col], dialect):
             raise DefinitionError(

@@ -18,16 +18,17 @@ import numpy as np
 import pyarrow as pa
 from sqlglot import exp
 
+from ._dbt.project import Project, find_project
 from ._entity_df import ROW_ID, TIMESTAMP, EntityRows, entity_rows_from_arrow, pick_timestamp_column, to_arrow
 from ._errors import ValidationError
 from ._offline import OfflineStore, offline_store_for
 from ._online import OnlineResponse, read_online
 from ._online_store import OnlineStore, open_online_store
 from ._pit_query import point_in_time_query, view_table
-from ._project import Project, find_project
 from ._registry import Registry
 from ._services import ResolvedRequest, apply_online_transforms, apply_transforms, resolve_request
 from ._sync import SyncReport, sync_views
+from ._time import utc_naive, utc_now
 from ._transforms import SqlTransform
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ class FeatureStore:
         self._online_url = online_url
         self._resolved: dict[tuple[Any, ...], ResolvedRequest] = {}
         #: "now" for syncs and online reads (naive UTC); replaceable for tests and replays.
-        self.clock: Callable[[], dt.datetime] = clock or _utc_now
+        self.clock: Callable[[], dt.datetime] = clock or utc_now
 
     @property
     def registry(self) -> Registry:
@@ -109,7 +110,7 @@ class FeatureStore:
             return self._online_url
         if os.environ.get("FEATURELAYER_REDIS_URL"):
             return os.environ["FEATURELAYER_REDIS_URL"]
-        config = ((self.project.dbt_project_yml.get("vars") or {}).get("feature_layer") or {}).get("online_store")
+        config = self.project.feature_layer_vars.get("online_store")
         if isinstance(config, dict):
             config = config.get("url")
         return str(config) if config else None
@@ -264,7 +265,7 @@ class FeatureStore:
                 "Ask for each entity's views separately."
             )
         keys = list(next(iter(key_sets)))
-        instant = _utc_naive(timestamp)
+        instant = utc_naive(timestamp)
         views = list({ref.view.name: ref.view for ref in refs}.values())
         valid_keys: exp.Query | None = None
         for view in views:
@@ -456,15 +457,3 @@ def _check_collisions(entity_columns: Sequence[str], request: ResolvedRequest) -
             f"entity_df already has column(s) {clashes}, which the requested features would also fill. "
             "Rename them, or pass full_feature_names=True to name features 'view__feature'."
         )
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
-def _utc_naive(timestamp: dt.datetime) -> dt.datetime:
-    if not isinstance(timestamp, dt.datetime):
-        raise ValidationError(f"timestamp must be a datetime; got {type(timestamp).__name__}.")
-    if timestamp.tzinfo is not None:
-        return timestamp.astimezone(dt.UTC).replace(tzinfo=None)
-    return timestamp

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
+from ._dbt.target import load_target
 from ._errors import ProjectError
-from ._profile import load_target
 
 if TYPE_CHECKING:
     import duckdb
 
-    from ._project import Project
+    from ._dbt.project import Project
 
 __all__ = ["connect_duckdb"]
 
@@ -29,22 +29,20 @@ def connect_duckdb(project: Project) -> duckdb.DuckDBPyConnection:
     """
     import duckdb
 
-    settings = load_target(project)
-    if settings.get("type") != "duckdb":
+    target = load_target(project)
+    if target.type != "duckdb":
         raise ProjectError(
-            f"Target '{settings['target_name']}' is {settings.get('type')!r}; this operation needs the "
+            f"Target '{target.name}' is {target.type!r}; this operation needs the "
             "duckdb target for now. Pass target='duckdb' (CLI: --target duckdb)."
         )
-    path = str(settings.get("path", ":memory:"))
-    if path != ":memory:" and not path.startswith("md:"):
-        from pathlib import Path
-
-        if not Path(path).is_file():
-            raise ProjectError(f"The DuckDB database {path} does not exist yet. Run `featurelayer build` first.")
-    connection = duckdb.connect(path)
+    if target.duckdb_file is not None and not target.duckdb_file.is_file():
+        raise ProjectError(
+            f"The DuckDB database {target.duckdb_file} does not exist yet. Run `featurelayer build` first."
+        )
+    connection = duckdb.connect(target.duckdb_path)
     # the profile's DuckDB settings (memory_limit, threads, ...) apply here as they do in dbt;
     # the session time zone is UTC whatever they say
-    configured = settings.get("settings") or {}
+    configured = target.settings.get("settings") or {}
     for name, value in [*((k, v) for k, v in configured.items() if str(k).lower() != "timezone"), ("TimeZone", "UTC")]:
         statement = exp.Set(
             expressions=[

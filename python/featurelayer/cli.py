@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 
 import click
 
+from ._dbt.project import Project, find_project
 from ._errors import FeatureLayerError
-from ._project import Project, find_project
 from ._registry import FeatureView, Registry
 from ._transforms import SqlTransform
 
@@ -187,7 +187,7 @@ def build(ctx: click.Context, select: tuple[str, ...], dbt_args: tuple[str, ...]
     Installs the project's dbt packages first when it has a packages.yml.
     Extra arguments after `--` go to dbt unchanged.
     """
-    from ._dbt import run_dbt
+    from ._dbt.runner import run_dbt
 
     project = _project(ctx)
     if (project.dbt_dir / "packages.yml").is_file() or (project.dbt_dir / "dependencies.yml").is_file():
@@ -204,7 +204,7 @@ def build(ctx: click.Context, select: tuple[str, ...], dbt_args: tuple[str, ...]
 @_friendly_errors
 def parse(ctx: click.Context) -> None:
     """Runs `dbt parse` to refresh target/manifest.json without building anything."""
-    from ._dbt import run_dbt
+    from ._dbt.runner import run_dbt
 
     run_dbt(_project(ctx), ["parse"], quiet=False)
     click.echo("manifest written")
@@ -237,7 +237,7 @@ def example_data(ctx: click.Context, users: int, days: int, end: str | None, see
     """
     import os
 
-    from ._profile import load_target
+    from ._dbt.target import load_target
     from .example_data import generate_example_data, load_into_postgres
 
     project = _project(ctx)
@@ -249,21 +249,12 @@ def example_data(ctx: click.Context, users: int, days: int, end: str | None, see
         raise click.BadParameter(str(exc)) from exc
     summary = ", ".join(f"{n:,} {name}" for name, n in counts.items())
     click.echo(f"wrote {summary} to {folder}")
-    settings = load_target(project)
-    if settings.get("type") == "postgres":
+    target = load_target(project)
+    if target.type == "postgres":
         schema = os.environ.get("FEATURELAYER_RAW_SCHEMA", "raw")
-        load_into_postgres(folder, _postgres_kwargs(settings), schema=schema)
-        click.echo(f"loaded them into {settings.get('dbname')}.{schema} (target {settings['target_name']})")
-
-
-def _postgres_kwargs(settings: dict[str, Any]) -> dict[str, object]:
-    return {
-        "host": settings.get("host"),
-        "port": int(settings.get("port", 5432)),
-        "user": settings.get("user"),
-        "password": settings.get("password") or None,
-        "dbname": settings.get("dbname") or settings.get("database"),
-    }
+        connect = target.postgres_connect_args()
+        load_into_postgres(folder, connect, schema=schema)
+        click.echo(f"loaded them into {connect['dbname']}.{schema} (target {target.name})")
 
 
 def _parse_day(value: str | None) -> dt.date | None:

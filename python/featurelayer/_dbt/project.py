@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from ._errors import ProjectError
+from .._errors import DefinitionError, ProjectError
 
 __all__ = ["Project", "find_project"]
 
@@ -48,6 +48,21 @@ class Project:
         if not isinstance(loaded, dict):
             raise ProjectError(f"{self.dbt_dir / 'dbt_project.yml'} is not a YAML mapping")
         return loaded
+
+    @property
+    def feature_layer_vars(self) -> dict[str, Any]:
+        """``vars: feature_layer:`` of dbt_project.yml (entities, request sources, transforms, online store).
+
+        The one reader of that block: dbt does not write vars to the manifest,
+        and the macros read the same block with ``var()``.
+        """
+        block = (self.dbt_project_yml.get("vars") or {}).get("feature_layer") or {}
+        if not isinstance(block, dict):
+            raise DefinitionError(
+                f"{self.dbt_dir / 'dbt_project.yml'}: `vars: feature_layer:` must be a mapping "
+                f"(entities:, request_sources:, ...); got {block!r}."
+            )
+        return block
 
     @property
     def target_dir(self) -> Path:

@@ -13,13 +13,13 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._errors import DbtRunError
+from .._errors import DbtRunError, ProjectError
+from .target import load_target
 
 if TYPE_CHECKING:
-    from ._project import Project
+    from .project import Project
 
 __all__ = ["DbtResult", "run_dbt"]
 
@@ -107,16 +107,12 @@ def _release_duckdb() -> None:
 
 def _make_duckdb_folder(project: Project) -> None:
     """DuckDB creates its database file but not the folder it goes in."""
-    from ._errors import ProjectError
-    from ._profile import load_target
-
     try:
-        settings = load_target(project)
+        file = load_target(project).duckdb_file
     except ProjectError:
         return  # dbt reports a broken profile better than we can
-    path = str(settings.get("path", ":memory:"))
-    if settings.get("type") == "duckdb" and path != ":memory:" and not path.startswith("md:"):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
 
 
 def _node_lines(result: Any) -> Iterator[tuple[str, str, str]]:
