@@ -48,9 +48,8 @@ def main() -> None:
     os.environ["FEATURELAYER_BENCH_DIR"] = str(args.work / "data")
 
     from featurelayer import FeatureStore
-    from featurelayer._online import _columns, read_online
+    from featurelayer._online import _columns, apply_online_transforms, read_online
     from featurelayer._online_codec import decode_rows, entity_keys, micros
-    from featurelayer._services import apply_online_transforms
 
     workload = PRESETS[args.preset]
     server, _, url = start_redis()

@@ -16,8 +16,8 @@ import sqlglot
 from sqlglot import exp
 
 from featurelayer import Entity, Feature, FeatureView
-from featurelayer._features import FeatureRef
 from featurelayer._pit_query import point_in_time_query
+from featurelayer._request import FeatureRef
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pit_query"
 DIALECTS = ["duckdb", "postgres", "snowflake", "bigquery", "spark", "trino"]

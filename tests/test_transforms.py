@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 from sqlglot import exp
 
 from featurelayer import DefinitionError, ValidationError
-from featurelayer._transform_rows import compile_rows, plain_type
-from featurelayer._transforms import compile_arrow, compile_sql, on_demand_transform, parse_sql_transform
+from featurelayer._transforms.definitions import on_demand_transform, parse_sql_transform
+from featurelayer._transforms.to_arrow import compile_arrow
+from featurelayer._transforms.to_python import compile_rows, plain_type
+from featurelayer._transforms.to_sql import compile_sql
 
 EXPRESSIONS = {
     "double": [
@@ -152,7 +154,7 @@ def test_bad_declarations() -> None:
 
 
 def test_python_transform_output_is_checked() -> None:
-    from featurelayer._transforms import _DECLARED
+    from featurelayer._transforms.definitions import _DECLARED
 
     @on_demand_transform(inputs=["a"], outputs={"doubled": "double"}, name="t_good")
     def good(table: pa.Table) -> dict[str, object]:
@@ -185,8 +187,9 @@ def test_online_transforms_of_request_data_match_duckdb(
     expression: str, kind: str, values: list[object], expected: list[object]
 ) -> None:
     """Request data arrives as Python values; a CAST of strings parses them as the warehouse does."""
-    from featurelayer._online import OnlineResponse
-    from featurelayer._services import BoundTransform, ResolvedRequest, apply_online_transforms
+    from featurelayer._online import OnlineResponse, apply_online_transforms
+    from featurelayer._request import ResolvedRequest
+    from featurelayer._transforms.bound import BoundTransform
 
     transform = parse_sql_transform("t", {"outputs": {"out": {"type": kind, "expression": expression}}})
     [name] = transform.inputs
@@ -195,3 +198,17 @@ def test_online_transforms_of_request_data_match_duckdb(
     online = apply_online_transforms(request, response).to_dict()["out"]
     offline = _offline(expression, kind, pa.table({name: pa.array(values)})).to_pylist()
     assert online == offline == expected
+
+
+@pytest.mark.parametrize("compiler", ["to_sql", "to_arrow"])
+def test_every_compiler_has_an_entry_for_every_node_of_the_grammar(compiler: str) -> None:
+    """A node added to the grammar must be given its meaning in each compiler, not fall through."""
+    import importlib
+
+    from sqlglot import exp
+
+    from featurelayer._transforms.definitions import GRAMMAR
+
+    table = importlib.import_module(f"featurelayer._transforms.{compiler}").TRANSFORMS
+    inside_other_nodes = {exp.Identifier, exp.DataType}  # (only ever parts of a column or a cast)
+    assert set(GRAMMAR) - inside_other_nodes <= set(table), set(GRAMMAR) - inside_other_nodes - set(table)

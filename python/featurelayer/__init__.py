@@ -24,12 +24,13 @@ from ._errors import (
     ValidationError,
 )
 from ._online import FieldStatus, OnlineResponse
-from ._registry import Entity, Feature, FeatureView, Registry
-from ._services import FeatureService, RequestSource
+from ._registry.registry import Registry
+from ._registry.services import FeatureService, RequestSource
+from ._registry.ttl import parse_ttl
+from ._registry.views import Entity, Feature, FeatureView
 from ._store import FeatureStore, RetrievalJob
 from ._sync import SyncReport
-from ._transforms import on_demand_transform
-from ._ttl import parse_ttl
+from ._transforms.definitions import on_demand_transform
 
 __version__ = _version("featurelayer")  # one source: the version in pyproject.toml
 

@@ -11,7 +11,7 @@ from sqlglot import exp
 
 from ._lookup import lookup_as_of
 from ._pit_query import view_table
-from ._registry import Registry
+from ._registry.registry import Registry
 from ._store import FeatureStore
 from ._warehouse import connect_duckdb
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import duckdb
 
     from ._dbt.project import Project
-    from ._registry import FeatureView
+    from ._registry.views import FeatureView
 
 __all__ = ["run_demo"]
 

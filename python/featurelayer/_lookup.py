@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-    from ._registry import FeatureView
+    from ._registry.views import FeatureView
 
 __all__ = ["as_of_query", "lookup_as_of"]
 

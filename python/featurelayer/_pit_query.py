@@ -34,12 +34,13 @@ from typing import TYPE_CHECKING
 from sqlglot import exp
 
 from ._entity_df import ROW_ID, TIMESTAMP
-from ._transforms import SqlTransform, compile_sql
+from ._transforms.definitions import SqlTransform
+from ._transforms.to_sql import compile_sql
 
 if TYPE_CHECKING:
-    from ._features import FeatureRef
-    from ._registry import FeatureView
-    from ._services import BoundTransform
+    from ._registry.views import FeatureView
+    from ._request import FeatureRef
+    from ._transforms.bound import BoundTransform
 
 __all__ = ["point_in_time_query", "view_table"]
 

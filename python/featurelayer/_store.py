@@ -22,14 +22,15 @@ from ._dbt.project import Project, find_project
 from ._entity_df import ROW_ID, TIMESTAMP, EntityRows, entity_rows_from_arrow, pick_timestamp_column, to_arrow
 from ._errors import ValidationError
 from ._offline import OfflineStore, offline_store_for
-from ._online import OnlineResponse, read_online
+from ._online import OnlineResponse, apply_online_transforms, read_online
 from ._online_store import OnlineStore, open_online_store
 from ._pit_query import point_in_time_query, view_table
-from ._registry import Registry
-from ._services import ResolvedRequest, apply_online_transforms, apply_transforms, resolve_request
+from ._registry.registry import Registry
+from ._request import ResolvedRequest, check_collisions, check_request_fields, resolve_request
 from ._sync import SyncReport, sync_views
 from ._time import utc_naive, utc_now
-from ._transforms import SqlTransform
+from ._transforms.apply import apply_transforms
+from ._transforms.definitions import SqlTransform
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -189,7 +190,7 @@ class FeatureStore:
         )
         if not request.transforms:
             return response
-        _check_request_fields(response.columns, request, "request_data")
+        check_request_fields(response.columns, request, "request_data")
         return apply_online_transforms(request, response)
 
     def _resolve_cached(self, features: Sequence[str] | str, full_feature_names: bool) -> ResolvedRequest:
@@ -238,9 +239,9 @@ class FeatureStore:
         if isinstance(entity_df, str):
             return RetrievalJob._from_sql(self, entity_df, request, keys, as_known_at_time)
         table = to_arrow(entity_df)
-        _check_request_fields(table.column_names, request, "entity_df")
+        check_request_fields(table.column_names, request, "entity_df")
         rows = entity_rows_from_arrow(table, keys, extra=list(request.request_fields))
-        _check_collisions(table.column_names, request)
+        check_collisions(table.column_names, request)
         return RetrievalJob(self, request, rows, None, as_known_at_time)
 
     def get_features_as_of(
@@ -295,7 +296,7 @@ class FeatureStore:
             exp.cast(exp.Placeholder(), "TIMESTAMP").as_(TIMESTAMP, quoted=True),
         ).from_(valid_keys.subquery("fl_valid_keys"))
         params = [instant] + [instant, instant] * len(views)
-        _check_collisions(keys, request)
+        check_collisions(keys, request)
         return RetrievalJob(self, request, None, (entity.subquery(), keys, params), False)
 
 
@@ -331,8 +332,8 @@ class RetrievalJob:
                 f"Its columns: {names}."
             )
         ts = pick_timestamp_column(schema, lambda kind: str(kind).upper().startswith(("TIMESTAMP", "DATE")))
-        _check_request_fields(names, request, "entity_df query")
-        _check_collisions(names, request)
+        check_request_fields(names, request, "entity_df query")
+        check_collisions(names, request)
         query = offline.parse(sql)
         entity = exp.select(
             exp.Sub(this=exp.Window(this=exp.RowNumber()), expression=exp.Literal.number(1)).as_(ROW_ID, quoted=True),
@@ -432,28 +433,9 @@ class RetrievalJob:
 
     def _finish(self, table: pa.Table, entity_columns: Sequence[str]) -> pa.Table:
         """Python transforms run; every output in its declared type; columns in request order."""
-        table = apply_transforms(self._request, table, skip_sql=True)
+        table = apply_transforms(self._request.transforms, table, skip_sql=True)
         for name, kind in self._request.output_types.items():
             index = table.schema.get_field_index(name)
             if table.column(index).type != kind:
                 table = table.set_column(index, name, table.column(index).cast(kind))
         return table.select([*entity_columns, *self._request.output_names])
-
-
-def _check_request_fields(columns: Sequence[str], request: ResolvedRequest, where: str) -> None:
-    missing = [f for f in request.request_fields if f not in columns]
-    if missing:
-        needs = sorted({b.transform.name for b in request.transforms for c in b.inputs.values() if c in missing})
-        raise ValidationError(
-            f"Missing request data: {where} has no column(s) {missing}, which transform(s) {needs} read. "
-            f"Add them as {where} columns (online: pass them in request_data)."
-        )
-
-
-def _check_collisions(entity_columns: Sequence[str], request: ResolvedRequest) -> None:
-    clashes = sorted(set(entity_columns) & set(request.output_names))
-    if clashes:
-        raise ValidationError(
-            f"entity_df already has column(s) {clashes}, which the requested features would also fill. "
-            "Rename them, or pass full_feature_names=True to name features 'view__feature'."
-        )

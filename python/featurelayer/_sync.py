@@ -41,7 +41,7 @@ from ._pit_query import view_table
 if TYPE_CHECKING:
     from ._offline import OfflineStore
     from ._online_store import OnlineStore
-    from ._registry import FeatureView
+    from ._registry.views import FeatureView
 
 __all__ = ["SyncReport", "ViewSyncReport", "sync_views"]
 

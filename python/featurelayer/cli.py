@@ -19,8 +19,10 @@ import click
 
 from ._dbt.project import Project, find_project
 from ._errors import FeatureLayerError
-from ._registry import FeatureView, Registry
-from ._transforms import SqlTransform
+from ._registry.registry import Registry
+from ._registry.ttl import format_ttl
+from ._registry.views import FeatureView
+from ._transforms.definitions import SqlTransform
 
 __all__ = ["main"]
 
@@ -108,7 +110,7 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"  {entity.name:<20} join keys: {', '.join(entity.join_keys)}")
     click.echo("\nFeature views:")
     for view in registry.feature_views.values():
-        ttl = _format_ttl(view.ttl_seconds)
+        ttl = format_ttl(view.ttl_seconds)
         click.echo(f"  {view.name:<20} entities: {', '.join(e.name for e in view.entities)}  ttl: {ttl}")
         for feature in view.features:
             click.echo(f"    {view.name}:{feature.name:<30} {feature.arrow_type}")
@@ -153,7 +155,7 @@ def _describe(view: FeatureView) -> str:
         f"  entities:           {', '.join(e.name for e in view.entities)} (join keys: {', '.join(view.join_keys)})",
         f"  timestamp:          {view.timestamp}",
         f"  created timestamp:  {view.created_timestamp or '-'}",
-        f"  ttl:                {_format_ttl(view.ttl_seconds)}",
+        f"  ttl:                {format_ttl(view.ttl_seconds)}",
         f"  owner:              {view.owner or '-'}",
         f"  tags:               {', '.join(view.tags) or '-'}",
     ]
@@ -165,15 +167,6 @@ def _describe(view: FeatureView) -> str:
         text = f"    {feature.name:<{width}}  {feature.data_type:<12} ({feature.arrow_type})"
         lines.append(f"{text}  {feature.description}".rstrip())
     return "\n".join(lines)
-
-
-def _format_ttl(seconds: int | None) -> str:
-    if seconds is None:
-        return "none"
-    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
@@ -269,7 +262,7 @@ def _parse_day(value: str | None) -> dt.date | None:
 
 
 def _duration(value: str) -> int:
-    from ._ttl import parse_ttl
+    from ._registry.ttl import parse_ttl
 
     try:
         seconds = parse_ttl(value)

@@ -1,4 +1,4 @@
-"""Parses ttl strings such as ``"30d"`` or ``"1d12h"`` into whole seconds.
+"""Parses ttl strings such as ``"30d"`` or ``"1d12h"`` into whole seconds, and writes them back.
 
 The grammar matches the dbt macro ``_parse_ttl`` (macros/internal), so the
 registry and the warehouse agree on every ttl; ``tests/test_ttl.py`` runs both.
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 
-from ._errors import ValidationError
+from .._errors import ValidationError
 
-__all__ = ["parse_ttl"]
+__all__ = ["format_ttl", "parse_ttl"]
 
 _TTL = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _UNIT_SECONDS = (604_800, 86_400, 3_600, 60, 1)
@@ -46,3 +46,17 @@ def parse_ttl(ttl: str | int | float | None) -> int | None:
     if seconds <= 0:
         raise ValidationError(f"ttl {ttl!r} must be positive; leave it out for no ttl.")
     return seconds
+
+
+def format_ttl(seconds: int | None) -> str:
+    """A ttl in seconds as the largest whole unit, as people read it (``none`` for no ttl).
+
+    >>> format_ttl(2592000), format_ttl(5400), format_ttl(61), format_ttl(None)
+    ('30d', '90m', '61s', 'none')
+    """
+    if seconds is None:
+        return "none"
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

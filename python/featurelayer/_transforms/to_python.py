@@ -5,7 +5,7 @@ online request carries a handful of rows already held as Python values; so
 online, a SQL transform over plain columns (integers, doubles, booleans,
 strings) runs as plain Python instead. ``compile_rows`` turns the expression
 tree into the source of one loop over the input columns' values, once
-per output, with the semantics pinned in ``_transforms`` (float division,
+per output, with the semantics pinned in ``definitions`` (float division,
 NULL on division by zero, rounding half away from zero, three-valued logic).
 tests/test_transforms.py checks it, with ``compile_arrow``, against DuckDB
 running the offline SQL on random inputs.
@@ -27,8 +27,8 @@ from typing import Any
 import pyarrow as pa
 from sqlglot import exp
 
-from ._errors import ValidationError
-from ._transforms import SqlOutput
+from .._errors import ValidationError
+from .definitions import SqlOutput
 
 __all__ = ["RowsFunction", "compile_rows", "plain_type"]
 

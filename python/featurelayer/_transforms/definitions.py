@@ -1,14 +1,15 @@
-"""On-demand transforms: one definition, computed identically offline and online.
+"""On-demand transforms: their definitions, and the SQL grammar the compilers accept.
 
 A SQL-expression transform is written once, in YAML, as SQL over features and
 request fields. It is parsed with sqlglot and checked against a small subset
 when the registry loads (an unsupported construct fails then, not at request
-time), and compiled twice from the same tree:
+time), and compiled from the same tree:
 
-- offline, into the point-in-time query (``compile_sql``), so training data
-  is computed in the warehouse;
-- online, into a vectorized pyarrow.compute function (``compile_arrow``),
-  with no SQL engine on the request path.
+- offline, into the point-in-time query (``to_sql.compile_sql``), so training
+  data is computed in the warehouse;
+- online, into a vectorized pyarrow.compute function (``to_arrow.compile_arrow``)
+  or, for a request's few plain values, a generated Python loop
+  (``to_python.compile_rows``), with no SQL engine on the request path.
 
 Both sides pin the semantics that warehouses disagree on: ``a / b`` is float
 division and NULL when ``b`` is 0; decimal literals are doubles; a cast from
@@ -29,22 +30,23 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import sqlglot
 from sqlglot import exp
 
-from ._errors import DefinitionError, ValidationError
-from ._types import arrow_type
+from .._errors import DefinitionError, ValidationError
+from .._types import arrow_type
 
 __all__ = [
+    "GRAMMAR",
+    "TRANSFORM_DIALECT",
     "PythonTransform",
+    "SqlOutput",
     "SqlTransform",
     "Transform",
-    "compile_arrow",
-    "compile_sql",
+    "dispatch",
     "load_python_transforms",
     "on_demand_transform",
     "parse_sql_transform",
@@ -53,7 +55,9 @@ __all__ = [
 #: The dialect transform expressions are written in.
 TRANSFORM_DIALECT = "duckdb"
 
-_ALLOWED = (
+#: The expression nodes a SQL transform may use; every compiler has an entry for each
+#: (``Identifier`` and ``DataType`` only appear inside columns and casts).
+GRAMMAR = (
     exp.Column,
     exp.Literal,
     exp.Null,
@@ -82,6 +86,22 @@ _ALLOWED = (
     exp.DataType,
     exp.Abs,
 )
+_T = TypeVar("_T")
+
+
+def dispatch(table: Mapping[type[exp.Expr], _T], node: exp.Expr) -> _T | None:
+    """A compiler's entry for ``node``: its class's, or its nearest base class's in the table.
+
+    The grammar check accepts subclasses of the allowed nodes (``isinstance``), so the
+    compilers look entries up the same way.
+    """
+    for klass in type(node).__mro__:
+        entry = table.get(klass)
+        if entry is not None:
+            return entry
+    return None
+
+
 _CAST_TARGETS = {
     exp.DataType.Type.BOOLEAN,
     exp.DataType.Type.SMALLINT,
@@ -250,7 +270,7 @@ def parse_sql_transform(name: str, spec: Any) -> SqlTransform:
         except sqlglot.errors.ParseError as exc:
             raise DefinitionError(f"{where}: output '{column}': the expression does not parse: {exc}") from None
         for node in tree.walk():
-            if not isinstance(node, _ALLOWED):
+            if not isinstance(node, GRAMMAR):
                 raise DefinitionError(
                     f"{where}: output '{column}' uses {node.key.upper()} ({node.sql(TRANSFORM_DIALECT)!r}), "
                     "which SQL transforms do not support. Supported: columns, literals, + - * /, comparisons, "
@@ -267,201 +287,3 @@ def parse_sql_transform(name: str, spec: Any) -> SqlTransform:
             raise DefinitionError(f"{where}: output '{column}': {exc}") from None
         parsed.append(SqlOutput(str(column), tree, str(output["type"]), kind))
     return SqlTransform(name, tuple(parsed))
-
-
-# --- offline: SQL ------------------------------------------------------------------------------------------
-
-
-def compile_sql(output: SqlOutput, column: Callable[[exp.Column], exp.Expr]) -> exp.Expr:
-    """The output's expression for the point-in-time query, with the pinned semantics.
-
-    Args:
-        column: maps each column reference to the query's qualified column.
-    """
-
-    def rewrite(node: exp.Expr) -> exp.Expr:
-        if isinstance(node, exp.Column):
-            return column(node)
-        if isinstance(node, exp.Literal) and not node.is_string and not node.is_int:
-            return exp.cast(node.copy(), exp.DataType.build("DOUBLE"))  # decimal literals are doubles
-        if isinstance(node, exp.Div):
-            left, right = node.this, node.expression
-            return exp.Case(
-                ifs=[exp.If(this=right.copy().eq(exp.Literal.number(0)), true=exp.Null())],
-                default=exp.Div(this=exp.cast(left.copy(), exp.DataType.build("DOUBLE")), expression=right.copy()),
-            )
-        if isinstance(node, exp.Cast) and node.to.this in {
-            exp.DataType.Type.SMALLINT,
-            exp.DataType.Type.INT,
-            exp.DataType.Type.BIGINT,
-        }:
-            # to an integer: round half away from zero, spelled out (PostgreSQL's round(double) rounds
-            # half to even); integers and booleans pass through floor/ceil unchanged
-            x = exp.cast(node.this.copy(), exp.DataType.build("DOUBLE"))
-            rounded = exp.Case(
-                ifs=[
-                    exp.If(
-                        this=exp.GTE(this=x.copy(), expression=exp.Literal.number(0)),
-                        true=exp.Floor(this=exp.Add(this=x.copy(), expression=exp.Literal.number(0.5))),
-                    )
-                ],
-                default=exp.Ceil(this=exp.Sub(this=x.copy(), expression=exp.Literal.number(0.5))),
-            )
-            return exp.cast(rounded, node.to.copy())
-        return node
-
-    tree = output.expression.copy().transform(rewrite)
-    return exp.cast(tree, exp.DataType.build(output.data_type, dialect=TRANSFORM_DIALECT))
-
-
-# --- online: pyarrow.compute -------------------------------------------------------------------------------
-
-_Value = Any  # a pyarrow Array, ChunkedArray or Scalar (pyarrow ships no type hints)
-
-
-def compile_arrow(output: SqlOutput) -> Callable[[pa.Table], pa.Array]:
-    """A vectorized function computing the output from a table of its input columns.
-
-    The expression tree is walked once, here, into nested closures; a request
-    only runs pyarrow.compute kernels. Compiled functions are cached per output.
-    """
-    cached = _COMPILED.get(id(output))
-    if cached is not None and cached[0] is output:
-        return cached[1]
-    compute = _compile(output.expression)
-
-    def evaluate(table: pa.Table) -> pa.Array:
-        result = compute(table)
-        if isinstance(result, pa.Scalar):
-            result = pa.array([result.as_py()] * table.num_rows, result.type if result.is_valid else pa.null())
-        return _cast(result, output.arrow_type)
-
-    _COMPILED[id(output)] = (output, evaluate)
-    return evaluate
-
-
-_COMPILED: dict[int, tuple[SqlOutput, Callable[[pa.Table], pa.Array]]] = {}
-
-
-def _cast(value: _Value, kind: pa.DataType) -> _Value:
-    if pa.types.is_integer(kind) and pa.types.is_floating(value.type):
-        value = _round_half_away(value)
-    if value.type == kind:
-        return value
-    return pc.cast(value, kind)
-
-
-def _round_half_away(value: _Value) -> _Value:
-    """floor(x + 0.5) for x >= 0, else ceil(x - 0.5): the same arithmetic the SQL side runs."""
-    return pc.if_else(pc.greater_equal(value, 0.0), pc.floor(pc.add(value, 0.5)), pc.ceil(pc.subtract(value, 0.5)))
-
-
-def _common(a: _Value, b: _Value) -> tuple[_Value, _Value]:
-    """Brings two operands to one type, as SQL's implicit casts do for these operators."""
-    ta, tb = a.type, b.type
-    if ta == tb:
-        return a, b
-    if pa.types.is_null(ta):
-        return pc.cast(a, tb), b
-    if pa.types.is_null(tb):
-        return a, pc.cast(b, ta)
-    numeric = (pa.types.is_integer(ta) or pa.types.is_floating(ta)) and (
-        pa.types.is_integer(tb) or pa.types.is_floating(tb)
-    )
-    if numeric:
-        target = pa.float64() if pa.types.is_floating(ta) or pa.types.is_floating(tb) else pa.int64()
-        return pc.cast(a, target), pc.cast(b, target)
-    raise ValidationError(f"cannot combine values of types {ta} and {tb} in a transform")
-
-
-_Compiled = Callable[[pa.Table], _Value]
-
-_BINARY: dict[type, Callable[..., Any]] = {
-    exp.Add: pc.add,
-    exp.Sub: pc.subtract,
-    exp.Mul: pc.multiply,
-    exp.EQ: pc.equal,
-    exp.NEQ: pc.not_equal,
-    exp.GT: pc.greater,
-    exp.GTE: pc.greater_equal,
-    exp.LT: pc.less,
-    exp.LTE: pc.less_equal,
-    exp.And: pc.and_kleene,
-    exp.Or: pc.or_kleene,
-}
-
-
-def _compile(node: exp.Expr) -> _Compiled:
-    """The expression as a function of the input table (see the module docstring for the semantics)."""
-    if isinstance(node, exp.Paren):
-        return _compile(node.this)
-    if isinstance(node, exp.Column):
-        name = f"{node.table}.{node.name}" if node.table else node.name
-        return lambda table: table.column(name)
-    if isinstance(node, exp.Null | exp.Boolean | exp.Literal):
-        if isinstance(node, exp.Null):
-            value = pa.scalar(None)
-        elif isinstance(node, exp.Boolean):
-            value = pa.scalar(bool(node.this))
-        elif node.is_string:
-            value = pa.scalar(node.this)
-        else:
-            value = pa.scalar(int(node.this)) if node.is_int else pa.scalar(float(node.this))
-        return lambda table: value
-    if isinstance(node, exp.Neg | exp.Abs):
-        inner, function = _compile(node.this), pc.negate if isinstance(node, exp.Neg) else pc.abs
-        return lambda table: function(inner(table))
-    if type(node) in _BINARY:
-        function, left, right = _BINARY[type(node)], _compile(node.this), _compile(node.expression)
-        return lambda table: function(*_common(left(table), right(table)))
-    if isinstance(node, exp.Div):
-        numerator, denominator = _compile(node.this), _compile(node.expression)
-        null = pa.scalar(None, pa.float64())
-
-        def divide(table: pa.Table) -> _Value:
-            right = pc.cast(denominator(table), pa.float64())
-            return pc.if_else(pc.equal(right, 0.0), null, pc.divide(pc.cast(numerator(table), pa.float64()), right))
-
-        return divide
-    if isinstance(node, exp.Not):
-        if isinstance(node.this, exp.Is):  # x IS NOT NULL
-            operand = _compile(node.this.this)
-            return lambda table: pc.is_valid(operand(table))
-        operand = _compile(node.this)
-        return lambda table: pc.invert(operand(table))
-    if isinstance(node, exp.Is):
-        operand = _compile(node.this)
-        return lambda table: pc.is_null(operand(table))
-    if isinstance(node, exp.Coalesce):
-        parts = [_compile(node.this), *(_compile(e) for e in node.expressions)]
-
-        def coalesce(table: pa.Table) -> _Value:
-            values = [part(table) for part in parts]
-            result = values[-1]
-            for value in reversed(values[:-1]):
-                value, result = _common(value, result)
-                result = pc.coalesce(value, result)
-            return result
-
-        return coalesce
-    if isinstance(node, exp.Case | exp.If):
-        if isinstance(node, exp.Case):
-            branches = [(_compile(b.this), _compile(b.args["true"])) for b in node.args.get("ifs") or []]
-            default_node = node.args.get("default")
-        else:
-            branches = [(_compile(node.this), _compile(node.args["true"]))]
-            default_node = node.args.get("false")
-        default = _compile(default_node) if default_node is not None else (lambda table: pa.scalar(None))
-
-        def case(table: pa.Table) -> _Value:
-            result = default(table)
-            for condition, value in reversed(branches):
-                chosen, result = _common(value(table), result)
-                result = pc.if_else(pc.fill_null(condition(table), False), chosen, result)  # NULL counts as false
-            return result
-
-        return case
-    if isinstance(node, exp.Cast):
-        target, operand = arrow_type(node.to.sql(TRANSFORM_DIALECT), TRANSFORM_DIALECT), _compile(node.this)
-        return lambda table: _cast(operand(table), target)
-    raise ValidationError(f"unsupported transform expression {node.sql(TRANSFORM_DIALECT)!r}")

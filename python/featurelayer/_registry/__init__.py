@@ -1,0 +1,8 @@
+"""The registry: what a project declares, read from dbt's manifest and ``dbt_project.yml``.
+
+- ``views``: entities, features and feature views;
+- ``services``: feature services (dbt exposures) and request sources;
+- ``manifest``: reading the manifest's models into feature views, with the checks;
+- ``ttl``: ttl strings to seconds and back;
+- ``registry``: ``Registry``, all of it for one project, with lookups that suggest close names.
+"""
