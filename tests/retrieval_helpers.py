@@ -120,7 +120,7 @@ def _write_postgres(tables: dict[str, pa.Table], schema: str) -> None:
     import psycopg2
     from psycopg2 import sql
 
-    from featurelayer._offline import copy_into_postgres
+    from featurelayer._offline.postgres_store import copy_into_postgres
 
     with psycopg2.connect(**PG_DSN) as connection, connection.cursor() as cursor:
         cursor.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))

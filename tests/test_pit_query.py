@@ -16,7 +16,7 @@ import sqlglot
 from sqlglot import exp
 
 from featurelayer import Entity, Feature, FeatureView
-from featurelayer._pit_query import point_in_time_query
+from featurelayer._offline.queries import point_in_time_query
 from featurelayer._request import FeatureRef
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pit_query"

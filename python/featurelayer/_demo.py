@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 from sqlglot import exp
 
-from ._lookup import lookup_as_of
-from ._pit_query import view_table
+from ._offline.duckdb_store import connect_duckdb
+from ._offline.lookup import lookup_as_of
+from ._offline.queries import view_table
 from ._registry.registry import Registry
 from ._store import FeatureStore
-from ._warehouse import connect_duckdb
 
 if TYPE_CHECKING:
     import duckdb

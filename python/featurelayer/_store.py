@@ -1,8 +1,8 @@
 """``FeatureStore``: the Python entry point for training data, syncs and online reads.
 
-It ties the pieces together: the project on disk, the registry from dbt's
-manifest, request resolution (features, services, transforms), the
-point-in-time query and the offline store, the sync job and the online store.
+It only wires: the project on disk (``_dbt``), the registry from dbt's
+manifest (``_registry``), request resolution (``_request``), then hands the
+request to the warehouse side (``_offline``) or the online side (``_online``).
 """
 
 from __future__ import annotations
@@ -14,26 +14,26 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pyarrow as pa
-from sqlglot import exp
-
 from ._dbt.project import Project, find_project
-from ._entity_df import ROW_ID, TIMESTAMP, EntityRows, entity_rows_from_arrow, pick_timestamp_column, to_arrow
 from ._errors import ValidationError
-from ._offline import OfflineStore, offline_store_for
+from ._offline.entity_rows import EntityRows, entity_rows_from_arrow, to_arrow
+from ._offline.queries import as_of_entities
+from ._offline.retrieval import RetrievalJob
+from ._offline.warehouse import offline_store_for
 from ._online import OnlineResponse, apply_online_transforms, read_online
 from ._online_store import OnlineStore, open_online_store
-from ._pit_query import point_in_time_query, view_table
 from ._registry.registry import Registry
 from ._request import ResolvedRequest, check_collisions, check_request_fields, resolve_request
 from ._sync import SyncReport, sync_views
 from ._time import utc_naive, utc_now
-from ._transforms.apply import apply_transforms
-from ._transforms.definitions import SqlTransform
+from ._types import sqlglot_dialect
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
+    from sqlglot import exp
+
+    from ._offline.base import OfflineStore
 
 __all__ = ["FeatureStore", "RetrievalJob"]
 
@@ -237,12 +237,15 @@ class FeatureStore:
         request = resolve_request(self.registry, features, full_feature_names=full_feature_names)
         keys = list(dict.fromkeys(k for ref in request.refs for k in ref.view.join_keys))
         if isinstance(entity_df, str):
-            return RetrievalJob._from_sql(self, entity_df, request, keys, as_known_at_time)
+            dialect = sqlglot_dialect(self.registry.adapter_type)
+            return RetrievalJob.from_sql(
+                lambda: self.offline_store, dialect, entity_df, request, keys, as_known_at_time
+            )
         table = to_arrow(entity_df)
         check_request_fields(table.column_names, request, "entity_df")
         rows = entity_rows_from_arrow(table, keys, extra=list(request.request_fields))
         check_collisions(table.column_names, request)
-        return RetrievalJob(self, request, rows, None, as_known_at_time)
+        return self._job(request, rows, None, as_known_at_time)
 
     def get_features_as_of(
         self, features: Sequence[str] | str, timestamp: dt.datetime, *, full_feature_names: bool = False
@@ -268,174 +271,16 @@ class FeatureStore:
         keys = list(next(iter(key_sets)))
         instant = utc_naive(timestamp)
         views = list({ref.view.name: ref.view for ref in refs}.values())
-        valid_keys: exp.Query | None = None
-        for view in views:
-            select = (
-                exp.select(
-                    *(
-                        exp.column(c, quoted=True).as_(k, quoted=True)
-                        for c, k in zip(view.table_keys, keys, strict=True)
-                    )
-                )
-                .from_(view_table(view))
-                .where(
-                    exp.and_(
-                        exp.column("valid_from", quoted=True) <= exp.Placeholder(),
-                        exp.Placeholder() < exp.column("valid_to", quoted=True),
-                    )
-                )
-            )
-            valid_keys = select if valid_keys is None else exp.union(valid_keys, select, distinct=True)
-        assert valid_keys is not None
-        ordered = exp.Window(
-            this=exp.RowNumber(), order=exp.Order(expressions=[exp.column(k, quoted=True) for k in keys])
-        )
-        entity = exp.select(
-            exp.Sub(this=ordered, expression=exp.Literal.number(1)).as_(ROW_ID, quoted=True),
-            *(exp.column(k, quoted=True) for k in keys),
-            exp.cast(exp.Placeholder(), "TIMESTAMP").as_(TIMESTAMP, quoted=True),
-        ).from_(valid_keys.subquery("fl_valid_keys"))
         params = [instant] + [instant, instant] * len(views)
         check_collisions(keys, request)
-        return RetrievalJob(self, request, None, (entity.subquery(), keys, params), False)
+        return self._job(request, None, (as_of_entities(views, keys), keys, params), False)
 
-
-class RetrievalJob:
-    """A prepared point-in-time query; nothing runs until a ``to_*`` method is called."""
-
-    def __init__(
+    def _job(
         self,
-        store: FeatureStore,
         request: ResolvedRequest,
         rows: EntityRows | None,
         sql_entity: tuple[exp.Expr, list[str], list[Any]] | None,
         as_known_at_time: bool,
-    ) -> None:
-        self._store = store
-        self._request = request
-        self._refs = request.refs
-        self._rows = rows
-        self._sql_entity = sql_entity
-        self._as_known_at_time = as_known_at_time
-
-    @classmethod
-    def _from_sql(
-        cls, store: FeatureStore, sql: str, request: ResolvedRequest, keys: list[str], as_known_at_time: bool
     ) -> RetrievalJob:
-        offline = store.offline_store
-        schema = offline.query_schema(sql)
-        names = [name for name, _ in schema]
-        missing = [k for k in keys if k not in names]
-        if missing:
-            raise ValidationError(
-                f"entity_df query is missing join key column(s) {missing} needed by the requested features. "
-                f"Its columns: {names}."
-            )
-        ts = pick_timestamp_column(schema, lambda kind: str(kind).upper().startswith(("TIMESTAMP", "DATE")))
-        check_request_fields(names, request, "entity_df query")
-        check_collisions(names, request)
-        query = offline.parse(sql)
-        entity = exp.select(
-            exp.Sub(this=exp.Window(this=exp.RowNumber()), expression=exp.Literal.number(1)).as_(ROW_ID, quoted=True),
-            exp.Column(this=exp.Star(), table=exp.to_identifier("fl_q", quoted=True)),
-            exp.cast(exp.column(ts, table="fl_q", quoted=True), "TIMESTAMP").as_(TIMESTAMP, quoted=True),
-        ).from_(exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier("fl_q", quoted=True))))
-        return cls(store, request, None, (entity.subquery(), names, []), as_known_at_time)
-
-    @property
-    def features(self) -> list[str]:
-        """The output columns: features, then transform outputs, in order."""
-        return self._request.output_names
-
-    def sql(self, dialect: str | None = None, pretty: bool = True) -> str:
-        """The point-in-time SQL this job runs (entity rows appear as a placeholder table).
-
-        Args:
-            dialect: a sqlglot dialect; default the project's warehouse.
-        """
-        from ._types import sqlglot_dialect
-
-        dialect = dialect or sqlglot_dialect(self._store.registry.adapter_type)
-        return self._query(exp.to_table("entity_rows", quoted=True), for_table=False).sql(dialect, pretty=pretty)
-
-    def _query(self, entity: exp.Expr, *, for_table: bool) -> exp.Select:
-        if self._sql_entity is not None:
-            passthrough = self._sql_entity[1]
-        else:
-            assert self._rows is not None
-            passthrough = self._rows.original.column_names if for_table and self._rows.original is not None else []
-        query = point_in_time_query(
-            entity,
-            self._refs,
-            passthrough=passthrough,
-            as_known_at_time=self._as_known_at_time,
-            transforms=self._request.transforms,
-        )
-        if for_table:  # the caller's table has no internal row id
-            query.set("expressions", query.expressions[1:])
-        return query
-
-    def to_arrow(self) -> pa.Table:
-        """The training data as a pyarrow Table: the entity rows' columns, then the features."""
-        offline = self._store.offline_store
-        if self._sql_entity is not None:
-            entity, passthrough, params = self._sql_entity
-            result = offline.to_arrow(self._query(entity, for_table=False), params)
-            return self._finish(result.drop_columns([ROW_ID]), passthrough)
-        assert self._rows is not None and self._rows.original is not None
-        with offline.registered(self._rows.keys) as entity:
-            # unordered: putting the rows back in input order is a scatter on the row id here,
-            # O(n), instead of the warehouse's sort (about 0.1 s of 0.6 s at 1M rows)
-            query = self._query(entity, for_table=False)
-            query.set("order", None)
-            result = offline.to_arrow(query)
-        if result.num_rows != self._rows.keys.num_rows:
-            raise ValidationError(
-                f"The point-in-time join returned {result.num_rows} rows for {self._rows.keys.num_rows} entity "
-                "rows: a feature table has overlapping validity intervals. Build it with "
-                "feature_layer.valid_intervals and run its valid_intervals_ordered test (`featurelayer build`)."
-            )
-        order = np.empty(result.num_rows, dtype=np.int64)
-        order[result.column(ROW_ID).to_numpy()] = np.arange(result.num_rows, dtype=np.int64)
-        result = result.take(pa.array(order))
-        table = self._rows.original
-        for name in result.column_names[1:]:  # features and SQL transforms, after the row id
-            table = table.append_column(name, result.column(name))
-        return self._finish(table, self._rows.original.column_names)
-
-    def to_pandas(self) -> pd.DataFrame:
-        """The training data as a pandas DataFrame (same columns as ``to_arrow``)."""
-        return self.to_arrow().to_pandas()
-
-    to_df = to_pandas
-
-    def to_table(self, name: str) -> str:
-        """Writes the training data into warehouse table ``name`` (replaced); returns its quoted name.
-
-        With a SQL entity_df the rows never pass through Python.
-        """
-        python = [b.transform.name for b in self._request.transforms if not isinstance(b.transform, SqlTransform)]
-        if python:
-            raise ValidationError(
-                f"to_table cannot run the Python transform(s) {python} in the warehouse; use to_arrow() or "
-                "to_pandas(), or write them as SQL-expression transforms."
-            )
-        offline = self._store.offline_store
-        if self._sql_entity is not None:
-            entity, _, params = self._sql_entity
-            return offline.create_table(name, self._query(entity, for_table=True), params)
-        assert self._rows is not None and self._rows.original is not None
-        full = self._rows.original.append_column(ROW_ID, self._rows.keys.column(ROW_ID)).append_column(
-            TIMESTAMP, self._rows.keys.column(TIMESTAMP)
-        )
-        with offline.registered(full) as entity:
-            return offline.create_table(name, self._query(entity, for_table=True))
-
-    def _finish(self, table: pa.Table, entity_columns: Sequence[str]) -> pa.Table:
-        """Python transforms run; every output in its declared type; columns in request order."""
-        table = apply_transforms(self._request.transforms, table, skip_sql=True)
-        for name, kind in self._request.output_types.items():
-            index = table.schema.get_field_index(name)
-            if table.column(index).type != kind:
-                table = table.set_column(index, name, table.column(index).cast(kind))
-        return table.select([*entity_columns, *self._request.output_names])
+        dialect = sqlglot_dialect(self.registry.adapter_type)
+        return RetrievalJob(lambda: self.offline_store, dialect, request, rows, sql_entity, as_known_at_time)

@@ -34,12 +34,12 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 from sqlglot import exp
 
+from ._offline.queries import current_rows_query
 from ._online_codec import encode_columns, entity_keys, micros, micros_column
 from ._online_store import WriteBatch
-from ._pit_query import view_table
 
 if TYPE_CHECKING:
-    from ._offline import OfflineStore
+    from ._offline.base import OfflineStore
     from ._online_store import OnlineStore
     from ._registry.views import FeatureView
 
@@ -83,32 +83,6 @@ class SyncReport:
             f"{f', {removed:,} removed' if removed else ''} in {self.seconds:.2f} s ({rate:,.0f} rows/s)"
         )
         return text + (" - interrupted, watermarks not advanced" if self.interrupted else "")
-
-
-def current_rows_query(view: FeatureView, incremental: bool) -> exp.Select:
-    """The rows valid at ``?`` (bound twice), optionally only those new since a watermark.
-
-    Incremental adds ``created > ? or valid_from > ?`` (arrived since, or became valid since).
-    """
-    columns = [*view.join_keys, *(f.name for f in view.features), "valid_from", "valid_to"]
-    if view.created_timestamp:
-        columns.append(view.created_timestamp)
-    instant = exp.Placeholder()
-    condition = exp.and_(
-        exp.column("valid_from", quoted=True) <= instant,
-        exp.Placeholder() < exp.column("valid_to", quoted=True),
-    )
-    if incremental and view.created_timestamp:
-        since = exp.or_(
-            exp.column(view.created_timestamp, quoted=True) > exp.Placeholder(),
-            exp.column("valid_from", quoted=True) > exp.Placeholder(),
-        )
-        condition = exp.and_(condition, exp.paren(since))
-    return (
-        exp.select(*(exp.column(c, quoted=True) for c in dict.fromkeys(columns)))
-        .from_(view_table(view))
-        .where(condition)
-    )
 
 
 def _writes(project: str, view: FeatureView, batch: pa.RecordBatch) -> tuple[WriteBatch, int | None]:

@@ -1,4 +1,13 @@
-"""The point-in-time join, as a sqlglot expression.
+"""The SQL the offline side runs, as sqlglot expressions: one rule, "valid at t", everywhere.
+
+The dbt macro ``valid_intervals`` gives every row ``valid_from``/``valid_to``,
+so "the row in force at t" is the range test ``valid_at`` builds, and nothing
+else: training retrieval (the point-in-time join below), the rows an online
+sync copies (``current_rows_query``), every entity's row at one instant
+(``as_of_entities``) and a person's lookup (``as_of_query``) all use it.
+Values are bound as placeholders, never formatted into SQL.
+
+The point-in-time join:
 
 One LEFT JOIN per feature view, on the view's join keys and the validity
 range, so every entity row comes back exactly once (intervals of an entity
@@ -16,8 +25,9 @@ The ttl is already folded into ``valid_to`` by the ``valid_intervals`` macro,
 so the join needs nothing else. The same expression is transpiled to each
 warehouse's dialect; tests/fixtures/pit_query holds the golden SQL.
 
-Plan choice on DuckDB, by measurement (benchmarks/retrieval.py, 1M entity
-rows over 10.2M feature rows in two views, 2 cores; BENCHMARKS.md): this range
+Plan choice on DuckDB, by measurement (``make bench``: benchmarks/floor.py runs
+the alternatives, 1M entity rows over 10.2M feature rows in two views, 2
+cores; BENCHMARKS.md): this range
 join runs as a hash join on the keys with the interval as a residual filter,
 0.68 s and 450 MB hand-written; an ASOF join on the same validity tables
 (plus the valid_to test on every feature) takes 1.58 s and 1.4 GB, and an
@@ -33,18 +43,36 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
-from ._entity_df import ROW_ID, TIMESTAMP
-from ._transforms.definitions import SqlTransform
-from ._transforms.to_sql import compile_sql
+from .._transforms.definitions import SqlTransform
+from .._transforms.to_sql import compile_sql
+from .entity_rows import ROW_ID, TIMESTAMP
 
 if TYPE_CHECKING:
-    from ._registry.views import FeatureView
-    from ._request import FeatureRef
-    from ._transforms.bound import BoundTransform
+    from .._registry.views import FeatureView
+    from .._request import FeatureRef
+    from .._transforms.bound import BoundTransform
 
-__all__ = ["point_in_time_query", "view_table"]
+__all__ = ["as_of_entities", "as_of_query", "current_rows_query", "point_in_time_query", "valid_at", "view_table"]
 
 ENTITY_ALIAS = "fl_entity"
+
+
+def valid_at(t: exp.Expr, *, table: str | None = None, where: Sequence[exp.Expr] = ()) -> exp.Expr:
+    """``valid_from <= t and t < valid_to`` (after the ``where`` conditions): the whole point-in-time rule.
+
+    Args:
+        t: the instant: a column of the entity rows, or a placeholder.
+        table: the feature table's alias in the query, if it has one.
+        where: conditions that come first (the join keys).
+
+    >>> valid_at(exp.Placeholder()).sql()
+    '"valid_from" <= ? AND ? < "valid_to"'
+    """
+    return exp.and_(
+        *where,
+        exp.column("valid_from", table=table, quoted=True) <= t,
+        t.copy() < exp.column("valid_to", table=table, quoted=True),
+    )
 
 
 def view_table(view: FeatureView, alias: str | None = None) -> exp.Expr:
@@ -116,13 +144,9 @@ def _key_condition(view: FeatureView, alias: str, entity_alias: str = ENTITY_ALI
 
 
 def _interval_condition(view: FeatureView, alias: str) -> exp.Expr:
-    """Keys equal and ``valid_from <= t < valid_to``: the whole point-in-time rule."""
+    """Keys equal and the row valid at the entity row's timestamp."""
     lookup = exp.column(TIMESTAMP, table=ENTITY_ALIAS, quoted=True)
-    return exp.and_(
-        *_key_condition(view, alias),
-        exp.column("valid_from", table=alias, quoted=True) <= lookup,
-        lookup < exp.column("valid_to", table=alias, quoted=True),
-    )
+    return valid_at(lookup, table=alias, where=_key_condition(view, alias))
 
 
 def _known_at_time_join(entity: exp.Expr, view: FeatureView, alias: str) -> tuple[exp.Expr, exp.Expr]:
@@ -171,3 +195,61 @@ def _known_at_time_join(entity: exp.Expr, view: FeatureView, alias: str) -> tupl
     )
     table = exp.Subquery(this=ranked, alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
     return table, on
+
+
+def current_rows_query(view: FeatureView, incremental: bool) -> exp.Select:
+    """The rows valid at ``?`` (bound twice), optionally only those new since a watermark: what a sync copies.
+
+    Incremental adds ``created > ? or valid_from > ?`` (arrived since, or became valid since).
+    """
+    columns = [*view.join_keys, *(f.name for f in view.features), "valid_from", "valid_to"]
+    if view.created_timestamp:
+        columns.append(view.created_timestamp)
+    condition = valid_at(exp.Placeholder())
+    if incremental and view.created_timestamp:
+        since = exp.or_(
+            exp.column(view.created_timestamp, quoted=True) > exp.Placeholder(),
+            exp.column("valid_from", quoted=True) > exp.Placeholder(),
+        )
+        condition = exp.and_(condition, exp.paren(since))
+    return (
+        exp.select(*(exp.column(c, quoted=True) for c in dict.fromkeys(columns)))
+        .from_(view_table(view))
+        .where(condition)
+    )
+
+
+def as_of_query(view: FeatureView, key_names: Sequence[str]) -> exp.Select:
+    """SELECT the view's row valid at ``?`` (t, bound twice) for entity keys bound as ``?`` after it."""
+    columns = [*view.join_keys, *(f.name for f in view.features), "valid_from", "valid_to"]
+    condition = valid_at(exp.Placeholder())
+    for key in key_names:
+        condition = exp.and_(condition, exp.column(key, quoted=True).eq(exp.Placeholder()))
+    return exp.select(*(exp.column(c, quoted=True) for c in columns)).from_(view_table(view)).where(condition)
+
+
+def as_of_entities(views: Sequence[FeatureView], keys: Sequence[str]) -> exp.Subquery:
+    """Entity rows for "every entity at one instant": each key with a row valid at ``?`` in any of ``views``.
+
+    The result has ``ROW_ID``, the ``keys`` (the request's names for each view's
+    key columns) and ``TIMESTAMP``; its placeholders are the instant, then two
+    per view (``1 + 2 * len(views)`` in all).
+    """
+    valid_keys: exp.Query | None = None
+    for view in views:
+        select = (
+            exp.select(
+                *(exp.column(c, quoted=True).as_(k, quoted=True) for c, k in zip(view.table_keys, keys, strict=True))
+            )
+            .from_(view_table(view))
+            .where(valid_at(exp.Placeholder()))
+        )
+        valid_keys = select if valid_keys is None else exp.union(valid_keys, select, distinct=True)
+    assert valid_keys is not None
+    ordered = exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=[exp.column(k, quoted=True) for k in keys]))
+    entity = exp.select(
+        exp.Sub(this=ordered, expression=exp.Literal.number(1)).as_(ROW_ID, quoted=True),
+        *(exp.column(k, quoted=True) for k in keys),
+        exp.cast(exp.Placeholder(), "TIMESTAMP").as_(TIMESTAMP, quoted=True),
+    ).from_(valid_keys.subquery("fl_valid_keys"))
+    return entity.subquery()

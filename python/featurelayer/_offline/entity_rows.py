@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from ._errors import ValidationError
+from .._errors import ValidationError
+from .._time import utc_naive_column
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -115,7 +115,7 @@ def entity_rows_from_arrow(table: pa.Table, join_keys: Sequence[str], extra: Seq
         )
     if column.null_count:
         raise ValidationError(f"entity_df column '{ts_name}' has {column.null_count} null timestamp(s).")
-    utc = _naive_utc(column)
+    utc = utc_naive_column(column)
     carried = [c for c in extra if c not in join_keys]
     keys = pa.table(
         [pa.array(np.arange(table.num_rows, dtype=np.int64)), *(table.column(k) for k in [*join_keys, *carried]), utc],
@@ -126,18 +126,3 @@ def entity_rows_from_arrow(table: pa.Table, join_keys: Sequence[str], extra: Seq
 
 def _is_arrow_timestamp(kind: pa.DataType) -> bool:
     return bool(pa.types.is_timestamp(kind) or pa.types.is_date(kind))
-
-
-def _naive_utc(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Naive microsecond timestamps in UTC: naive input is UTC, aware input is converted."""
-    kind = column.type
-    if pa.types.is_date(kind):
-        return pc.cast(column, pa.timestamp("us"))
-    if kind.tz is not None:  # Arrow stores aware timestamps as UTC instants
-        column = pc.cast(column, pa.timestamp(kind.unit, tz="UTC"))
-        column = pc.cast(column, pa.timestamp(kind.unit))
-    if kind.unit == "ns":
-        column = pc.cast(column, pa.timestamp("us"), safe=False)  # featurelayer's precision is 1 µs
-    elif kind.unit in ("s", "ms"):
-        column = pc.cast(column, pa.timestamp("us"))
-    return column

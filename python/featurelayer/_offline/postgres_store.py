@@ -1,10 +1,7 @@
-"""The offline store: runs point-in-time queries in the project's warehouse.
+"""The PostgreSQL offline store: point-in-time queries with the dbt profile's connection settings.
 
-DuckDB, the embedded default, is opened directly: in-memory entity rows are
-registered as Arrow views (zero copy) and results come back as Arrow.
-PostgreSQL is reached with the connection settings of the dbt profile: entity
-rows travel by COPY into a temporary table. Both offer the same methods, and
-the query is the same sqlglot expression, transpiled.
+In-memory entity rows travel by COPY into a temporary table; the query is the
+same sqlglot expression as on DuckDB, transpiled.
 """
 
 from __future__ import annotations
@@ -14,20 +11,17 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-import sqlglot
 from sqlglot import exp
 
-from ._dbt.target import load_target
-from ._errors import ProjectError, ValidationError
+from .._errors import ValidationError
+from .base import parse_query, quoted_table
 
 if TYPE_CHECKING:
-    import duckdb
     import pyarrow as pa
 
-    from ._dbt.project import Project
-    from ._dbt.target import Target
+    from .._dbt.target import Target
 
-__all__ = ["DuckDBOfflineStore", "OfflineStore", "PostgresOfflineStore", "copy_into_postgres", "offline_store_for"]
+__all__ = ["PostgresOfflineStore", "copy_into_postgres"]
 
 _POSTGRES_TYPES = {
     "int8": "smallint",
@@ -68,61 +62,6 @@ def copy_into_postgres(cursor: Any, target: Any, table: pa.Table, *, temporary: 
     pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False))
     buffer.seek(0)
     cursor.copy_expert(sql.SQL("copy {} from stdin with (format csv)").format(target), buffer)
-
-
-class DuckDBOfflineStore:
-    """Point-in-time queries on the project's DuckDB database."""
-
-    dialect = "duckdb"
-
-    def __init__(self, project: Project) -> None:
-        from ._warehouse import connect_duckdb
-
-        self._connection: duckdb.DuckDBPyConnection = connect_duckdb(project)
-
-    def close(self) -> None:
-        self._connection.close()
-
-    @contextmanager
-    def registered(self, table: pa.Table) -> Iterator[exp.Table]:
-        """Makes an Arrow table queryable under a unique name for the block."""
-        name = f"fl_entity_rows_{uuid.uuid4().hex}"
-        self._connection.register(name, table)
-        try:
-            yield exp.to_table(name, quoted=True)
-        finally:
-            self._connection.unregister(name)
-
-    def query_schema(self, sql: str) -> list[tuple[str, str]]:
-        """(column, type) pairs of a caller's SQL query, without running it."""
-        try:
-            relation = self._connection.sql(sql)
-        except Exception as exc:  # duckdb raises many error classes; all mean the same to the caller
-            raise ValidationError(f"entity_df query failed in DuckDB: {exc}") from exc
-        return [(name, str(kind)) for name, kind in zip(relation.columns, relation.types, strict=True)]
-
-    def parse(self, sql: str) -> exp.Expr:
-        try:
-            return sqlglot.parse_one(sql, dialect=self.dialect)
-        except sqlglot.errors.ParseError as exc:
-            raise ValidationError(f"entity_df query does not parse as DuckDB SQL: {exc}") from exc
-
-    def to_arrow(self, query: exp.Expr, params: Sequence[Any] = ()) -> pa.Table:
-        return self._connection.sql(query.sql(self.dialect), params=list(params) or None).to_arrow_table()
-
-    def stream(self, query: exp.Expr, params: Sequence[Any] = (), batch_rows: int = 10_000) -> Iterator[pa.RecordBatch]:
-        """The query's result in Arrow batches, so memory stays flat however large it is."""
-        reader = self._connection.sql(query.sql(self.dialect), params=list(params) or None).to_arrow_reader(batch_rows)
-        yield from reader
-
-    def create_table(self, name: str, query: exp.Expr, params: Sequence[Any] = ()) -> str:
-        """Writes the query's result into table ``name`` (replacing it); returns the quoted name."""
-        table = exp.to_table(name, dialect=self.dialect)
-        for part in table.parts:
-            part.set("quoted", True)
-        statement = exp.Create(this=table, kind="TABLE", expression=query, replace=True)
-        self._connection.execute(statement.sql(self.dialect), list(params) or None)
-        return table.sql(self.dialect)
 
 
 class PostgresOfflineStore:
@@ -172,10 +111,7 @@ class PostgresOfflineStore:
         return [(column.name, names.get(column.type_code, str(column.type_code))) for column in description]
 
     def parse(self, query: str) -> exp.Expr:
-        try:
-            return sqlglot.parse_one(query, dialect=self.dialect)
-        except sqlglot.errors.ParseError as exc:
-            raise ValidationError(f"entity_df query does not parse as PostgreSQL SQL: {exc}") from exc
+        return parse_query(query, self.dialect, "PostgreSQL")
 
     def to_arrow(self, query: exp.Expr, params: Sequence[Any] = ()) -> pa.Table:
         import pyarrow as pa
@@ -205,9 +141,7 @@ class PostgresOfflineStore:
 
     def create_table(self, name: str, query: exp.Expr, params: Sequence[Any] = ()) -> str:
         """Writes the query's result into table ``name`` (replacing it); returns the quoted name."""
-        table = exp.to_table(name, dialect=self.dialect)
-        for part in table.parts:
-            part.set("quoted", True)
+        table = quoted_table(name, self.dialect)
         drop = exp.Drop(tables=[table.copy()], kind="TABLE", exists=True)
         create = exp.Create(this=table, kind="TABLE", expression=query)
         self._connection.autocommit = False
@@ -222,24 +156,3 @@ class PostgresOfflineStore:
         finally:
             self._connection.autocommit = True
         return table.sql(self.dialect)
-
-
-OfflineStore = DuckDBOfflineStore | PostgresOfflineStore
-
-
-def offline_store_for(project: Project) -> OfflineStore:
-    """The offline store of the project's target.
-
-    Raises:
-        ProjectError: the target's warehouse has no offline store yet.
-    """
-    target = load_target(project)
-    if target.type == "duckdb":
-        return DuckDBOfflineStore(project)
-    if target.type == "postgres":
-        return PostgresOfflineStore(target)
-    raise ProjectError(
-        f"Training retrieval from target '{target.name}' ({target.type}) is not "
-        "supported yet (DuckDB and PostgreSQL are); build training sets in the warehouse with the dbt macro "
-        "feature_layer.point_in_time_join instead."
-    )

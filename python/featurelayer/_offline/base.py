@@ -1,0 +1,59 @@
+"""What every offline store offers, and the SQL helpers they share.
+
+An offline store runs the sqlglot expressions of ``queries`` in one
+warehouse's dialect: it makes in-memory entity rows queryable, returns Arrow,
+streams large results in batches and writes tables. DuckDB (``duckdb_store``)
+and PostgreSQL (``postgres_store``) are the two today; ``warehouse`` picks the
+target's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Protocol
+
+import sqlglot
+from sqlglot import exp
+
+from .._errors import ValidationError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["OfflineStore", "parse_query", "quoted_table"]
+
+
+class OfflineStore(Protocol):
+    #: the sqlglot dialect queries are written in
+    dialect: str
+
+    def registered(self, table: pa.Table) -> AbstractContextManager[exp.Table]: ...
+    def query_schema(self, sql: str) -> list[tuple[str, str]]: ...
+    def parse(self, sql: str) -> exp.Expr: ...
+    def to_arrow(self, query: exp.Expr, params: Sequence[Any] = ()) -> pa.Table: ...
+    def stream(
+        self, query: exp.Expr, params: Sequence[Any] = (), batch_rows: int = 10_000
+    ) -> Iterator[pa.RecordBatch]: ...
+    def create_table(self, name: str, query: exp.Expr, params: Sequence[Any] = ()) -> str: ...
+    def close(self) -> None: ...
+
+
+def parse_query(sql: str, dialect: str, warehouse: str) -> exp.Expr:
+    """A caller's entity_df query, parsed in the warehouse's dialect.
+
+    Raises:
+        ValidationError: it does not parse.
+    """
+    try:
+        return sqlglot.parse_one(sql, dialect=dialect)
+    except sqlglot.errors.ParseError as exc:
+        raise ValidationError(f"entity_df query does not parse as {warehouse} SQL: {exc}") from exc
+
+
+def quoted_table(name: str, dialect: str) -> exp.Table:
+    """A table name as the caller wrote it (``schema.table`` allowed), every part quoted."""
+    table = exp.to_table(name, dialect=dialect)
+    for part in table.parts:
+        part.set("quoted", True)
+    return table

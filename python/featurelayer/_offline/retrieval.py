@@ -1,0 +1,189 @@
+"""``RetrievalJob``: a prepared point-in-time query and its results.
+
+The entity rows are in memory (a pandas DataFrame or a pyarrow Table, of
+which only the keys, the timestamp and a row number travel to the warehouse)
+or a SQL query run there. The caller's own columns come back untouched, in
+input order, followed by the features and transform outputs in their declared
+types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+from sqlglot import exp
+
+from .._errors import ValidationError
+from .._request import ResolvedRequest, check_collisions, check_request_fields
+from .._transforms.apply import apply_transforms
+from .._transforms.definitions import SqlTransform
+from .entity_rows import ROW_ID, TIMESTAMP, EntityRows, pick_timestamp_column
+from .queries import point_in_time_query
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .base import OfflineStore
+
+__all__ = ["RetrievalJob"]
+
+
+class RetrievalJob:
+    """A prepared point-in-time query; nothing runs until a ``to_*`` method is called.
+
+    Args:
+        offline: opens (or returns) the warehouse connection, when a ``to_*`` method runs.
+        dialect: the warehouse's sqlglot dialect, for ``sql()``.
+        request: the resolved features and transforms.
+        rows: in-memory entity rows, or None for ``sql_entity``.
+        sql_entity: entity rows as a query: the subquery, the caller's columns
+            to pass through, and its bound parameters.
+        as_known_at_time: see ``FeatureStore.get_historical_features``.
+    """
+
+    def __init__(
+        self,
+        offline: Callable[[], OfflineStore],
+        dialect: str,
+        request: ResolvedRequest,
+        rows: EntityRows | None,
+        sql_entity: tuple[exp.Expr, list[str], list[Any]] | None,
+        as_known_at_time: bool,
+    ) -> None:
+        self._offline = offline
+        self._dialect = dialect
+        self._request = request
+        self._refs = request.refs
+        self._rows = rows
+        self._sql_entity = sql_entity
+        self._as_known_at_time = as_known_at_time
+
+    @classmethod
+    def from_sql(
+        cls,
+        offline: Callable[[], OfflineStore],
+        dialect: str,
+        sql: str,
+        request: ResolvedRequest,
+        keys: list[str],
+        as_known_at_time: bool,
+    ) -> RetrievalJob:
+        """A job whose entity rows are the caller's SQL query, run in the warehouse."""
+        store = offline()
+        schema = store.query_schema(sql)
+        names = [name for name, _ in schema]
+        missing = [k for k in keys if k not in names]
+        if missing:
+            raise ValidationError(
+                f"entity_df query is missing join key column(s) {missing} needed by the requested features. "
+                f"Its columns: {names}."
+            )
+        ts = pick_timestamp_column(schema, lambda kind: str(kind).upper().startswith(("TIMESTAMP", "DATE")))
+        check_request_fields(names, request, "entity_df query")
+        check_collisions(names, request)
+        query = store.parse(sql)
+        entity = exp.select(
+            exp.Sub(this=exp.Window(this=exp.RowNumber()), expression=exp.Literal.number(1)).as_(ROW_ID, quoted=True),
+            exp.Column(this=exp.Star(), table=exp.to_identifier("fl_q", quoted=True)),
+            exp.cast(exp.column(ts, table="fl_q", quoted=True), "TIMESTAMP").as_(TIMESTAMP, quoted=True),
+        ).from_(exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier("fl_q", quoted=True))))
+        return cls(offline, dialect, request, None, (entity.subquery(), names, []), as_known_at_time)
+
+    @property
+    def features(self) -> list[str]:
+        """The output columns: features, then transform outputs, in order."""
+        return self._request.output_names
+
+    def sql(self, dialect: str | None = None, pretty: bool = True) -> str:
+        """The point-in-time SQL this job runs (entity rows appear as a placeholder table).
+
+        Args:
+            dialect: a sqlglot dialect; default the project's warehouse.
+        """
+        dialect = dialect or self._dialect
+        return self._query(exp.to_table("entity_rows", quoted=True), for_table=False).sql(dialect, pretty=pretty)
+
+    def _query(self, entity: exp.Expr, *, for_table: bool) -> exp.Select:
+        if self._sql_entity is not None:
+            passthrough = self._sql_entity[1]
+        else:
+            assert self._rows is not None
+            passthrough = self._rows.original.column_names if for_table and self._rows.original is not None else []
+        query = point_in_time_query(
+            entity,
+            self._refs,
+            passthrough=passthrough,
+            as_known_at_time=self._as_known_at_time,
+            transforms=self._request.transforms,
+        )
+        if for_table:  # the caller's table has no internal row id
+            query.set("expressions", query.expressions[1:])
+        return query
+
+    def to_arrow(self) -> pa.Table:
+        """The training data as a pyarrow Table: the entity rows' columns, then the features."""
+        offline = self._offline()
+        if self._sql_entity is not None:
+            entity, passthrough, params = self._sql_entity
+            result = offline.to_arrow(self._query(entity, for_table=False), params)
+            return self._finish(result.drop_columns([ROW_ID]), passthrough)
+        assert self._rows is not None and self._rows.original is not None
+        with offline.registered(self._rows.keys) as entity:
+            # unordered: putting the rows back in input order is a scatter on the row id here,
+            # O(n), instead of the warehouse's sort (about 0.1 s of 0.6 s at 1M rows)
+            query = self._query(entity, for_table=False)
+            query.set("order", None)
+            result = offline.to_arrow(query)
+        if result.num_rows != self._rows.keys.num_rows:
+            raise ValidationError(
+                f"The point-in-time join returned {result.num_rows} rows for {self._rows.keys.num_rows} entity "
+                "rows: a feature table has overlapping validity intervals. Build it with "
+                "feature_layer.valid_intervals and run its valid_intervals_ordered test (`featurelayer build`)."
+            )
+        order = np.empty(result.num_rows, dtype=np.int64)
+        order[result.column(ROW_ID).to_numpy()] = np.arange(result.num_rows, dtype=np.int64)
+        result = result.take(pa.array(order))
+        table = self._rows.original
+        for name in result.column_names[1:]:  # features and SQL transforms, after the row id
+            table = table.append_column(name, result.column(name))
+        return self._finish(table, self._rows.original.column_names)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The training data as a pandas DataFrame (same columns as ``to_arrow``)."""
+        return self.to_arrow().to_pandas()
+
+    to_df = to_pandas
+
+    def to_table(self, name: str) -> str:
+        """Writes the training data into warehouse table ``name`` (replaced); returns its quoted name.
+
+        With a SQL entity_df the rows never pass through Python.
+        """
+        python = [b.transform.name for b in self._request.transforms if not isinstance(b.transform, SqlTransform)]
+        if python:
+            raise ValidationError(
+                f"to_table cannot run the Python transform(s) {python} in the warehouse; use to_arrow() or "
+                "to_pandas(), or write them as SQL-expression transforms."
+            )
+        offline = self._offline()
+        if self._sql_entity is not None:
+            entity, _, params = self._sql_entity
+            return offline.create_table(name, self._query(entity, for_table=True), params)
+        assert self._rows is not None and self._rows.original is not None
+        full = self._rows.original.append_column(ROW_ID, self._rows.keys.column(ROW_ID)).append_column(
+            TIMESTAMP, self._rows.keys.column(TIMESTAMP)
+        )
+        with offline.registered(full) as entity:
+            return offline.create_table(name, self._query(entity, for_table=True))
+
+    def _finish(self, table: pa.Table, entity_columns: Sequence[str]) -> pa.Table:
+        """Python transforms run; every output in its declared type; columns in request order."""
+        table = apply_transforms(self._request.transforms, table, skip_sql=True)
+        for name, kind in self._request.output_types.items():
+            index = table.schema.get_field_index(name)
+            if table.column(index).type != kind:
+                table = table.set_column(index, name, table.column(index).cast(kind))
+        return table.select([*entity_columns, *self._request.output_names])
