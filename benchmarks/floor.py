@@ -98,7 +98,7 @@ def redis_reads(workload: Workload, url: str, requests: int) -> dict[str, object
     import redis
 
     from featurelayer import FeatureStore
-    from featurelayer._online_codec import entity_key
+    from featurelayer._online.codec import entity_key
 
     client = redis.Redis.from_url(url)
     with FeatureStore(PROJECT) as store:

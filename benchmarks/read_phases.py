@@ -48,8 +48,9 @@ def main() -> None:
     os.environ["FEATURELAYER_BENCH_DIR"] = str(args.work / "data")
 
     from featurelayer import FeatureStore
-    from featurelayer._online import _columns, apply_online_transforms, read_online
-    from featurelayer._online_codec import decode_rows, entity_keys, micros
+    from featurelayer._online.codec import decode_rows, entity_keys
+    from featurelayer._online.read import _columns, apply_online_transforms, read_online
+    from featurelayer._time import micros
 
     workload = PRESETS[args.preset]
     server, _, url = start_redis()

@@ -25,7 +25,8 @@ import pytest
 import redis
 
 from featurelayer import FeatureStore, FieldStatus, OnlineStoreError, ValidationError
-from featurelayer._online_codec import decode_row, encode_values, micros, stored_rows
+from featurelayer._online.codec import decode_row, encode_values, entity_key, stored_rows
+from featurelayer._time import micros
 
 from .conftest import EXAMPLE_END, REPO, RedisServer
 from .retrieval_helpers import BASE, Row, _minutes, build, project_dir
@@ -134,7 +135,8 @@ def test_racing_syncs_keep_the_newest(example: Path, online_url: str) -> None:
 
 def test_a_newer_row_written_meanwhile_survives_the_full_syncs_prune(online_url: str, tmp_path: Path) -> None:
     """A full sync whose snapshot predates an incremental sync's write must neither undo nor prune it."""
-    from featurelayer._online_store import WriteBatch, open_online_store
+    from featurelayer._online.base import WriteBatch
+    from featurelayer._online.connect import open_online_store
 
     store = open_online_store(online_url, tmp_path / "online.sqlite")
     key = "fl:t:{[1]}:v:s"
@@ -409,6 +411,24 @@ def test_every_stored_value_decodes(example: Path, redis_url: str) -> None:
     for value in client.mget(keys):
         row = decode_row(value)
         assert row.event > 0 and isinstance(row.values, list)
+
+
+@pytest.mark.redis
+def test_a_corrupt_stored_value_is_an_online_store_error_and_a_full_sync_mends_it(
+    example: Path, redis_url: str
+) -> None:
+    with _store(example, redis_url, END) as store:
+        store.sync(full=True)
+        expected = store.get_online_features(["user_profile:plan"], [{"user_id": 1}]).to_dict()
+        client = redis.Redis.from_url(redis_url)
+        view = store.registry.feature_view("user_profile")
+        key = entity_key(store.registry.project_name, view.name, [1], view.schema_tag)
+        assert client.exists(key)
+        client.set(key, b"not a row")  # hand-written, or another program's
+        with pytest.raises(OnlineStoreError, match=r"feature view 'user_profile'.*sync --full"):
+            store.get_online_features(["user_profile:plan"], [{"user_id": 1}])
+        store.sync(full=True)
+        assert store.get_online_features(["user_profile:plan"], [{"user_id": 1}]).to_dict() == expected
 
 
 def test_sync_can_be_stopped_between_batches(example: Path, online_url: str) -> None:

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from featurelayer._online_codec import (
+from featurelayer._online.codec import (
     EXPIRED,
     FOUND,
     NOT_FOUND,

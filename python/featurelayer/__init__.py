@@ -23,13 +23,13 @@ from ._errors import (
     ProjectError,
     ValidationError,
 )
-from ._online import FieldStatus, OnlineResponse
+from ._online.response import FieldStatus, OnlineResponse
+from ._online.sync import SyncReport
 from ._registry.registry import Registry
 from ._registry.services import FeatureService, RequestSource
 from ._registry.ttl import parse_ttl
 from ._registry.views import Entity, Feature, FeatureView
 from ._store import FeatureStore, RetrievalJob
-from ._sync import SyncReport
 from ._transforms.definitions import on_demand_transform
 
 __version__ = _version("featurelayer")  # one source: the version in pyproject.toml

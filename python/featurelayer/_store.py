@@ -20,11 +20,13 @@ from ._offline.entity_rows import EntityRows, entity_rows_from_arrow, to_arrow
 from ._offline.queries import as_of_entities
 from ._offline.retrieval import RetrievalJob
 from ._offline.warehouse import offline_store_for
-from ._online import OnlineResponse, apply_online_transforms, read_online
-from ._online_store import OnlineStore, open_online_store
+from ._online.base import OnlineStore
+from ._online.connect import open_online_store
+from ._online.read import apply_online_transforms, read_online
+from ._online.response import OnlineResponse
+from ._online.sync import SyncReport, sync_views
 from ._registry.registry import Registry
 from ._request import ResolvedRequest, check_collisions, check_request_fields, resolve_request
-from ._sync import SyncReport, sync_views
 from ._time import utc_naive, utc_now
 from ._types import sqlglot_dialect
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from ._online import FieldStatus
+from ._online.response import FieldStatus
 
 if TYPE_CHECKING:
     from ._store import FeatureStore

@@ -298,7 +298,7 @@ def sync(
     import signal
     import threading
 
-    from ._online_store import redact
+    from ._online.base import redact
     from ._store import FeatureStore
 
     project = _project(ctx)

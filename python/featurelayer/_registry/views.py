@@ -105,7 +105,7 @@ class FeatureView:
     @cached_property
     def schema_tag(self) -> str:
         """A short hash of the features' names and types; online keys carry it."""
-        from .._online_codec import schema_tag
+        from .._online.codec import schema_tag
 
         return schema_tag((f.name, str(f.arrow_type)) for f in self.features)
 

@@ -34,14 +34,15 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 from sqlglot import exp
 
-from ._offline.queries import current_rows_query
-from ._online_codec import encode_columns, entity_keys, micros, micros_column
-from ._online_store import WriteBatch
+from .._offline.queries import current_rows_query
+from .._time import from_micros, micros, micros_column
+from .base import WriteBatch
+from .codec import encode_columns, entity_keys
 
 if TYPE_CHECKING:
-    from ._offline.base import OfflineStore
-    from ._online_store import OnlineStore
-    from ._registry.views import FeatureView
+    from .._offline.base import OfflineStore
+    from .._registry.views import FeatureView
+    from .base import OnlineStore
 
 __all__ = ["SyncReport", "ViewSyncReport", "sync_views"]
 
@@ -158,8 +159,8 @@ def sync_views(
         online.set_meta(project, view.name, {"sync_started": str(now_us)})
         params: list[Any] = [now, now]
         if incremental:
-            watermark = dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=int(meta["created_watermark"]))
-            last = dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=int(meta["synced_at"]))
+            watermark = from_micros(int(meta["created_watermark"]))
+            last = from_micros(int(meta["synced_at"]))
             params += [watermark - lookback, last]
         generation = now_us if not incremental else 0
         view_report = ViewSyncReport(view=view.name, mode="incremental" if incremental else "full")

@@ -40,8 +40,12 @@ import msgpack
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .._time import days, micros, micros_column
+
 __all__ = [
+    "FIELD_AT",
     "NO_VALUE",
+    "VALUES_AT",
     "StoredRow",
     "decode_column",
     "decode_row",
@@ -50,22 +54,11 @@ __all__ = [
     "encode_values",
     "entity_key",
     "entity_keys",
-    "micros",
-    "micros_column",
     "schema_tag",
     "stored_rows",
 ]
 
-_EPOCH = dt.datetime(1970, 1, 1)
-_EPOCH_DATE = dt.date(1970, 1, 1)
 NO_VALUE = -1
-
-
-def micros(value: dt.datetime) -> int:
-    """Microseconds since the epoch of a naive-UTC or aware datetime."""
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.UTC).replace(tzinfo=None)
-    return (value - _EPOCH) // dt.timedelta(microseconds=1)
 
 
 def schema_tag(features: Iterable[tuple[str, str]]) -> str:
@@ -116,7 +109,7 @@ def _msgpack_default(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return micros(value)
     if isinstance(value, dt.date):
-        return (value - _EPOCH_DATE).days
+        return days(value)
     if isinstance(value, decimal.Decimal):
         return str(value)
     raise TypeError(f"cannot store a value of type {type(value).__name__}")
@@ -173,6 +166,13 @@ def _packed(column: pa.Array) -> list[bytes]:
 
 #: a stored row's header: MessagePack array16 of (4 + features) items, then four int64s
 _HEADER = struct.Struct(">BHBqBqBqBq")
+_HEADER_FIELDS = ("valid_to", "event", "created", "generation")
+#: Where each header field's 8 bytes start, counted from 1 as Lua's string.byte and
+#: string.sub count: the stores' scripts compare and move fields by these positions
+#: without decoding a row. Each field's 0xd3 marker is the byte before it.
+FIELD_AT = {name: 3 + 9 * i + 2 for i, name in enumerate(_HEADER_FIELDS)}
+#: Where the packed values start (counted from 1): right after the header.
+VALUES_AT = _HEADER.size + 1
 
 
 def _count_values(payload: bytes) -> int:
@@ -200,17 +200,6 @@ def stored_rows(
         pack(0xDC, count, 0xD3, x, 0xD3, e, 0xD3, c, 0xD3, generation) + p
         for e, c, x, p in zip(events, createds, valid_tos, payloads, strict=True)
     ]
-
-
-def micros_column(column: pa.Array) -> list[Any]:
-    """A timestamp or date column as µs since the epoch (naive values are UTC; aware ones are instants)."""
-    kind = column.type
-    if pa.types.is_date(kind):
-        column = pc.cast(column, pa.timestamp("us"))
-    elif kind.unit != "us":
-        column = pc.cast(column, pa.timestamp("us", tz=kind.tz), safe=False)
-    values: list[Any] = pc.cast(column, pa.int64()).to_pylist()
-    return values
 
 
 @dataclass(frozen=True)

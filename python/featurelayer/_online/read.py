@@ -1,148 +1,34 @@
 """Online reads: the features of a few entities, now, in one round trip.
 
-The request is resolved exactly as training retrieval resolves it (the same
-``resolve_features``), every (entity, view) key is fetched with one MGET, and
-values come back in their declared Arrow types with a status each:
-
-- ``PRESENT``: a value;
-- ``NULL``: the entity has a row, and this feature is null in it;
-- ``NOT_FOUND``: the online store has no row for the entity in this view;
-- ``EXPIRED``: it had one, but its validity ended (ttl) before now.
-
-Offline, all but ``PRESENT`` are nulls: the same values, told apart.
+The request is resolved exactly as training retrieval resolves it
+(``_request.resolve_request``), every (entity, view) key is fetched with one
+MGET, and values come back in their declared Arrow types with a status each
+(``response``). A service's transforms then run on the response, as
+generated Python loops where they cover the inputs, else through Arrow.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import operator
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from ._errors import ValidationError
-from ._online_codec import EXPIRED, NOT_FOUND, decode_column, decode_rows, entity_keys, micros
-from ._transforms.apply import apply_transforms
-from ._transforms.to_python import RowsFunction, plain_type
+from .._errors import OnlineStoreError, ValidationError
+from .._time import micros
+from .._transforms.apply import apply_transforms
+from .codec import decode_rows, entity_keys
+from .response import OnlineResponse
 
 if TYPE_CHECKING:
-    import pandas as pd
+    from .._request import FeatureRef, ResolvedRequest
+    from .._transforms.bound import BoundTransform
+    from .._transforms.to_python import RowsFunction
+    from .base import OnlineStore
 
-    from ._online_store import OnlineStore
-    from ._request import FeatureRef, ResolvedRequest
-    from ._transforms.bound import BoundTransform
-
-__all__ = ["FieldStatus", "OnlineResponse", "apply_online_transforms", "read_online"]
-
-
-class FieldStatus(enum.Enum):
-    PRESENT = "PRESENT"
-    NULL = "NULL"
-    NOT_FOUND = "NOT_FOUND"
-    EXPIRED = "EXPIRED"
-
-
-_PLAIN_PYTHON = (int, float, bool, str)
-_PLAIN = (pa.types.is_integer, pa.types.is_floating, pa.types.is_string, pa.types.is_boolean)
-
-
-class OnlineResponse:
-    """Online features: the entity columns you sent, then one column per feature.
-
-    ``to_dict()`` is the fast path (Python lists, no Arrow for plain types);
-    ``to_arrow()`` builds the typed table once, on first use.
-
-    ``statuses``: per feature column (and transform output), one ``FieldStatus`` per entity row.
-    """
-
-    def __init__(
-        self,
-        columns: dict[str, Any],
-        features: dict[str, pa.DataType],
-        row_states: dict[str, list[int] | None],
-    ) -> None:
-        self._columns = columns
-        self._features = features
-        # per feature column, decode_rows' state of each row (None: every row found, as for
-        # a transform's output); statuses are derived from them and the values on first use,
-        # since serving needs none and a request's worth costs a Python pass over every value
-        self._row_states = row_states
-        self._statuses: dict[str, list[FieldStatus]] | None = None
-        self._table: pa.Table | None = None
-
-    @property
-    def statuses(self) -> Mapping[str, list[FieldStatus]]:
-        if self._statuses is None:
-            self._statuses = {name: self._derive(name, states) for name, states in self._row_states.items()}
-        return self._statuses
-
-    def _derive(self, name: str, states: list[int] | None) -> list[FieldStatus]:
-        values = self._columns[name]
-        if isinstance(values, pa.Array | pa.ChunkedArray):
-            by_value = [_NULL if null else _PRESENT for null in values.is_null().to_pylist()]
-        else:
-            by_value = [_NULL if v is None else _PRESENT for v in values]
-        if states is None:
-            return by_value
-        return [_STATUS_OF_STATE.get(state) or status for state, status in zip(states, by_value, strict=True)]
-
-    @property
-    def columns(self) -> list[str]:
-        return list(self._columns)
-
-    def column(self, name: str) -> pa.Array:
-        """One column as a typed Arrow array (what transforms read)."""
-        values = self._columns[name]
-        if isinstance(values, pa.Array | pa.ChunkedArray):
-            return values
-        return decode_column(values, self._features[name]) if name in self._features else pa.array(values)
-
-    def plain_values(self, name: str) -> list[Any] | None:
-        """A column as Python ints, floats, bools or strs (None for nulls), if it is held so; else None."""
-        values = self._columns[name]
-        if not isinstance(values, list):
-            return None
-        kind = self._features.get(name)
-        if kind is not None:
-            return values if plain_type(kind) else None
-        # request data: whatever the caller sent, if every value is plain
-        return values if all(v is None or type(v) in _PLAIN_PYTHON for v in values) else None
-
-    def to_arrow(self) -> pa.Table:
-        """The values as a pyarrow Table, features in their declared types."""
-        if self._table is None:
-            self._table = pa.table({name: self.column(name) for name in self._columns})
-        return self._table
-
-    def with_columns(self, arrays: Mapping[str, Any], types: Mapping[str, pa.DataType]) -> OnlineResponse:
-        """This response plus computed columns (Arrow arrays or Python lists), PRESENT where not null."""
-        columns = {**self._columns, **arrays}
-        features = {**self._features, **{n: types[n] for n in arrays}}
-        return OnlineResponse(columns, features, {**self._row_states, **dict.fromkeys(arrays)})
-
-    @property
-    def table(self) -> pa.Table:
-        return self.to_arrow()
-
-    def to_dict(self) -> dict[str, list[Any]]:
-        """Column name -> list of Python values (None where there is no value)."""
-        out: dict[str, list[Any]] = {}
-        for name, values in self._columns.items():
-            kind = self._features.get(name)
-            if isinstance(values, pa.Array | pa.ChunkedArray):
-                out[name] = values.to_pylist()
-            elif kind is None or any(check(kind) for check in _PLAIN):
-                out[name] = list(values)
-            else:  # timestamps, dates, decimals, bytes: through their Arrow type
-                out[name] = decode_column(values, kind).to_pylist()
-        return out
-
-    def to_pandas(self) -> pd.DataFrame:
-        return self.to_arrow().to_pandas()
-
-    to_df = to_pandas
+__all__ = ["apply_online_transforms", "read_online"]
 
 
 def _columns(entity_rows: Any) -> dict[str, list[Any]]:
@@ -194,9 +80,6 @@ def _same_keys(rows: list[Any]) -> dict[str, list[Any]] | None:
     return columns
 
 
-_PRESENT, _NULL = FieldStatus.PRESENT, FieldStatus.NULL
-# decode_rows' states: None for a row in force, whose values decide PRESENT or NULL
-_STATUS_OF_STATE: dict[int, FieldStatus | None] = {NOT_FOUND: FieldStatus.NOT_FOUND, EXPIRED: FieldStatus.EXPIRED}
 _PYTHON_TYPES = {pa.int64(): int, pa.int32(): int, pa.int16(): int, pa.string(): str}
 
 
@@ -253,7 +136,13 @@ def read_online(
     states_by_name: dict[str, list[int] | None] = {}
     for view in views:
         start = offsets[view.name]
-        by_feature, states = decode_rows(raw[start : start + n], now_us, len(view.features))
+        try:
+            by_feature, states = decode_rows(raw[start : start + n], now_us, len(view.features))
+        except ValueError as exc:  # written by hand or by something else: nothing is guessed from it
+            raise OnlineStoreError(
+                f"The online store holds a value under feature view '{view.name}' that is not a featurelayer "
+                f"row ({exc}). Run `featurelayer sync --full` to rewrite the view's rows."
+            ) from None
         positions = {f.name: i for i, f in enumerate(view.features)}
         for ref in (r for r in refs if r.view.name == view.name):
             values_by_name[ref.output_name] = by_feature[positions[ref.feature.name]]

@@ -1,0 +1,8 @@
+"""Online serving: the stores, how rows are laid out in them, the sync that fills them, the read.
+
+- ``base``: the store protocol, the write batch, URL redaction;
+- ``codec``: keys and stored rows (the layout, and the byte positions the Lua scripts use);
+- ``redis_store``, ``sqlite_store``: Redis (production) and SQLite (embedded); ``connect`` picks one by URL;
+- ``sync``: copies the rows valid now from the warehouse;
+- ``read``: ``get_online_features``' read and its transforms; ``response``: what it returns.
+"""
