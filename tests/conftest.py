@@ -218,7 +218,7 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example project built once (80 users, 60 days ending EXAMPLE_END); tests only read it."""
     from featurelayer import find_project
     from featurelayer._dbt.runner import run_dbt
-    from featurelayer.example_data import generate_example_data
+    from featurelayer._example.data import generate_example_data
 
     root = copy_example_project(tmp_path_factory.mktemp("example"))
     generate_example_data(root / "data" / "raw", users=80, days=60, end=EXAMPLE_END.date())

@@ -12,10 +12,10 @@ from click.testing import CliRunner
 
 from featurelayer import Registry, find_project
 from featurelayer._dbt.runner import run_dbt
+from featurelayer._example.data import generate_example_data
 from featurelayer._offline.duckdb_store import connect_duckdb
 from featurelayer._offline.lookup import lookup_as_of
 from featurelayer.cli import main
-from featurelayer.example_data import generate_example_data
 
 from .conftest import copy_example_project
 

@@ -9,17 +9,17 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 from sqlglot import exp
 
-from ._offline.duckdb_store import connect_duckdb
-from ._offline.lookup import lookup_as_of
-from ._offline.queries import view_table
-from ._registry.registry import Registry
-from ._store import FeatureStore
+from .._offline.duckdb_store import connect_duckdb
+from .._offline.lookup import lookup_as_of
+from .._offline.queries import view_table
+from .._registry.registry import Registry
+from .._store import FeatureStore
 
 if TYPE_CHECKING:
     import duckdb
 
-    from ._dbt.project import Project
-    from ._registry.views import FeatureView
+    from .._dbt.project import Project
+    from .._registry.views import FeatureView
 
 __all__ = ["run_demo"]
 

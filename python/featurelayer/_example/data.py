@@ -168,7 +168,7 @@ def load_into_postgres(raw_dir: str | Path, connection_kwargs: dict[str, object]
     import psycopg2
     from psycopg2 import sql
 
-    from ._offline.postgres_store import copy_into_postgres
+    from .._offline.postgres_store import copy_into_postgres
 
     with psycopg2.connect(**connection_kwargs) as connection, connection.cursor() as cursor:
         cursor.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
