@@ -201,7 +201,7 @@ def test_online_transforms_of_request_data_match_duckdb(
     assert online == offline == expected
 
 
-@pytest.mark.parametrize("compiler", ["to_sql", "to_arrow"])
+@pytest.mark.parametrize("compiler", ["to_sql", "to_arrow", "to_python"])
 def test_every_compiler_has_an_entry_for_every_node_of_the_grammar(compiler: str) -> None:
     """A node added to the grammar must be given its meaning in each compiler, not fall through."""
     import importlib

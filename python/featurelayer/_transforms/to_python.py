@@ -28,9 +28,9 @@ import pyarrow as pa
 from sqlglot import exp
 
 from .._errors import ValidationError
-from .definitions import SqlOutput
+from .definitions import SqlOutput, dispatch
 
-__all__ = ["RowsFunction", "compile_rows", "plain_type"]
+__all__ = ["TRANSFORMS", "RowsFunction", "compile_rows", "plain_type"]
 
 #: columns in, one output value per row out
 RowsFunction = Callable[[Sequence[Sequence[Any]]], list[Any]]
@@ -194,79 +194,129 @@ class _Source:
 
     def of(self, node: exp.Expr) -> str | None:
         """The node as a Python expression, or None where this backend does not apply."""
-        if isinstance(node, exp.Paren):
-            return self.of(node.this)
-        if isinstance(node, exp.Column):
-            name = f"{node.table}.{node.name}" if node.table else node.name
-            return f"c{self.index[name]}"
-        if isinstance(node, exp.Null):
-            return "None"
-        if isinstance(node, exp.Boolean):
-            return repr(bool(node.this))
-        if isinstance(node, exp.Literal):
-            if node.is_string:
-                return repr(str(node.this))
-            return repr(int(node.this)) if node.is_int else repr(float(node.this))  # decimal literals are doubles
-        if isinstance(node, exp.Neg | exp.Abs | exp.Not):
-            inner = self.of(node.this)
-            if isinstance(node, exp.Not) and isinstance(node.this, exp.Is):  # x IS NOT NULL
-                operand = self.of(node.this.this)
-                return None if operand is None else f"({operand} is not None)"
-            if inner is None:
-                return None
-            t = self.temp()
-            body = {exp.Neg: f"-{t}", exp.Abs: f"abs({t})", exp.Not: f"(not {t})"}[type(node)]
-            return f"(None if ({t} := {inner}) is None else {body})"
-        if type(node) in _OPERATORS:
-            left, right = self.of(node.this), self.of(node.expression)
-            if left is None or right is None:
-                return None
-            a, b, operator = self.temp(), self.temp(), _OPERATORS[type(node)]
-            return f"(None if ({a} := {left}) is None or ({b} := {right}) is None else {a} {operator} {b})"
-        if isinstance(node, exp.Div | exp.And | exp.Or):
-            left, right = self.of(node.this), self.of(node.expression)
-            if left is None or right is None:
-                return None
-            helper = {exp.Div: "_divide", exp.And: "_and", exp.Or: "_or"}[type(node)]
-            return f"{helper}({left}, {right})"
-        if isinstance(node, exp.Is):
-            operand = self.of(node.this)
-            return None if operand is None else f"({operand} is None)"
-        if isinstance(node, exp.Coalesce):
-            parts = [self.of(node.this), *(self.of(e) for e in node.expressions)]
-            if any(p is None for p in parts):
-                return None
-            chain = str(parts[-1])
-            for part in reversed(parts[:-1]):
-                t = self.temp()
-                chain = f"({t} if ({t} := {part}) is not None else {chain})"
-            return chain
-        if isinstance(node, exp.Case | exp.If):
-            if isinstance(node, exp.Case):
-                branches = [(b.this, b.args["true"]) for b in node.args.get("ifs") or []]
-                default = node.args.get("default")
-            else:
-                branches, default = [(node.this, node.args["true"])], node.args.get("false")
-            choice: str | None = "None" if default is None else self.of(default)
-            for condition, value in reversed(branches):
-                test, then = self.of(condition), self.of(value)
-                if test is None or then is None or choice is None:
-                    return None
-                choice = f"({then} if {test} is True else {choice})"  # a NULL condition counts as false
-            return choice
-        if isinstance(node, exp.Cast):
-            operand = self.of(node.this)
-            kind = node.to.this
-            if operand is None:
-                return None
-            if kind in _INTEGER_CASTS:
-                return f"_to_int({operand})"
-            if kind == exp.DataType.Type.DOUBLE:
-                return f"_to_float({operand})"
-            if kind == exp.DataType.Type.BOOLEAN:
-                return f"_to_bool({operand})"
-            return None  # FLOAT (single precision): Arrow's path
+        rule = dispatch(TRANSFORMS, node)
+        return None if rule is None else rule(self, node)
+
+
+_Rule = Callable[[_Source, exp.Expr], "str | None"]
+
+
+def _column(source: _Source, node: exp.Expr) -> str | None:
+    assert isinstance(node, exp.Column)
+    name = f"{node.table}.{node.name}" if node.table else node.name
+    return f"c{source.index[name]}"
+
+
+def _constant(source: _Source, node: exp.Expr) -> str | None:
+    if isinstance(node, exp.Null):
+        return "None"
+    if isinstance(node, exp.Boolean):
+        return repr(bool(node.this))
+    if node.is_string:
+        return repr(str(node.this))
+    return repr(int(node.this)) if node.is_int else repr(float(node.this))  # decimal literals are doubles
+
+
+def _unary(template: str) -> _Rule:
+    """NULL in, NULL out; ``template`` formats the operand's temporary as ``{}``."""
+
+    def rule(source: _Source, node: exp.Expr) -> str | None:
+        inner = source.of(node.this)
+        if inner is None:
+            return None
+        t = source.temp()
+        return f"(None if ({t} := {inner}) is None else {template.format(t)})"
+
+    return rule
+
+
+def _not(source: _Source, node: exp.Expr) -> str | None:
+    if isinstance(node.this, exp.Is):  # x IS NOT NULL
+        operand = source.of(node.this.this)
+        return None if operand is None else f"({operand} is not None)"
+    return _unary("(not {})")(source, node)
+
+
+def _operator(symbol: str) -> _Rule:
+    def rule(source: _Source, node: exp.Expr) -> str | None:
+        left, right = source.of(node.this), source.of(node.expression)
+        if left is None or right is None:
+            return None
+        a, b = source.temp(), source.temp()
+        return f"(None if ({a} := {left}) is None or ({b} := {right}) is None else {a} {symbol} {b})"
+
+    return rule
+
+
+def _helper(name: str) -> _Rule:
+    """A binary node computed by one of ``_HELPERS``, which handle NULLs themselves."""
+
+    def rule(source: _Source, node: exp.Expr) -> str | None:
+        left, right = source.of(node.this), source.of(node.expression)
+        return None if left is None or right is None else f"{name}({left}, {right})"
+
+    return rule
+
+
+def _is_null(source: _Source, node: exp.Expr) -> str | None:
+    operand = source.of(node.this)
+    return None if operand is None else f"({operand} is None)"
+
+
+def _coalesce(source: _Source, node: exp.Expr) -> str | None:
+    parts = [source.of(node.this), *(source.of(e) for e in node.expressions)]
+    if any(p is None for p in parts):
         return None
+    chain = str(parts[-1])
+    for part in reversed(parts[:-1]):
+        t = source.temp()
+        chain = f"({t} if ({t} := {part}) is not None else {chain})"
+    return chain
+
+
+def _case(source: _Source, node: exp.Expr) -> str | None:
+    if isinstance(node, exp.Case):
+        branches = [(b.this, b.args["true"]) for b in node.args.get("ifs") or []]
+        default = node.args.get("default")
+    else:
+        branches, default = [(node.this, node.args["true"])], node.args.get("false")
+    choice: str | None = "None" if default is None else source.of(default)
+    for condition, value in reversed(branches):
+        test, then = source.of(condition), source.of(value)
+        if test is None or then is None or choice is None:
+            return None
+        choice = f"({then} if {test} is True else {choice})"  # a NULL condition counts as false
+    return choice
+
+
+def _cast(source: _Source, node: exp.Expr) -> str | None:
+    assert isinstance(node, exp.Cast)
+    operand = source.of(node.this)
+    helper = _CASTS.get(node.to.this)  # none for FLOAT (single precision): Arrow's path
+    return None if operand is None or helper is None else f"{helper}({operand})"
+
+
+#: One rule per node of the grammar (``definitions.GRAMMAR``); tests check it covers every one.
+#: A rule returns None where this backend does not apply, and the caller uses ``to_arrow``.
+TRANSFORMS: dict[type[exp.Expr], _Rule] = {
+    exp.Paren: lambda source, node: source.of(node.this),
+    exp.Column: _column,
+    exp.Null: _constant,
+    exp.Boolean: _constant,
+    exp.Literal: _constant,
+    exp.Neg: _unary("-{}"),
+    exp.Abs: _unary("abs({})"),
+    exp.Not: _not,
+    **{kind: _operator(symbol) for kind, symbol in _OPERATORS.items()},
+    exp.Div: _helper("_divide"),
+    exp.And: _helper("_and"),
+    exp.Or: _helper("_or"),
+    exp.Is: _is_null,
+    exp.Coalesce: _coalesce,
+    exp.Case: _case,
+    exp.If: _case,
+    exp.Cast: _cast,
+}
 
 
 def compile_rows(output: SqlOutput, inputs: Sequence[str], name: str) -> RowsFunction | None:
