@@ -15,9 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._dbt.project import Project, find_project
-from ._errors import ValidationError
-from ._offline.entity_rows import EntityRows, entity_rows_from_arrow, to_arrow
-from ._offline.queries import as_of_entities
 from ._offline.retrieval import RetrievalJob
 from ._offline.warehouse import offline_store_for
 from ._online.base import OnlineStore
@@ -26,14 +23,13 @@ from ._online.read import apply_online_transforms, read_online
 from ._online.response import OnlineResponse
 from ._online.sync import SyncReport, sync_views
 from ._registry.registry import Registry
-from ._request import ResolvedRequest, check_collisions, check_request_fields, resolve_request
-from ._time import utc_naive, utc_now
+from ._request import ResolvedRequest, check_request_fields, resolve_request
+from ._time import utc_now
 from ._types import sqlglot_dialect
 
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
-    from sqlglot import exp
 
     from ._offline.base import OfflineStore
 
@@ -237,17 +233,9 @@ class FeatureStore:
                 column, wrong timestamp type, or a column-name collision.
         """
         request = resolve_request(self.registry, features, full_feature_names=full_feature_names)
-        keys = list(dict.fromkeys(k for ref in request.refs for k in ref.view.join_keys))
         if isinstance(entity_df, str):
-            dialect = sqlglot_dialect(self.registry.adapter_type)
-            return RetrievalJob.from_sql(
-                lambda: self.offline_store, dialect, entity_df, request, keys, as_known_at_time
-            )
-        table = to_arrow(entity_df)
-        check_request_fields(table.column_names, request, "entity_df")
-        rows = entity_rows_from_arrow(table, keys, extra=list(request.request_fields))
-        check_collisions(table.column_names, request)
-        return self._job(request, rows, None, as_known_at_time)
+            return RetrievalJob.from_sql(self._open_offline, self._dialect, entity_df, request, as_known_at_time)
+        return RetrievalJob.from_rows(self._open_offline, self._dialect, entity_df, request, as_known_at_time)
 
     def get_features_as_of(
         self, features: Sequence[str] | str, timestamp: dt.datetime, *, full_feature_names: bool = False
@@ -258,31 +246,11 @@ class FeatureStore:
         requested view; the views must share their join keys.
         """
         request = resolve_request(self.registry, features, full_feature_names=full_feature_names)
-        if request.request_fields:
-            raise ValidationError(
-                f"get_features_as_of has no request data for the transforms' fields {sorted(request.request_fields)}; "
-                "use get_historical_features with those fields as entity_df columns."
-            )
-        refs = request.refs
-        key_sets = {ref.view.join_keys for ref in refs}
-        if len(key_sets) > 1:
-            raise ValidationError(
-                f"get_features_as_of needs views with the same join keys; got {sorted(key_sets)}. "
-                "Ask for each entity's views separately."
-            )
-        keys = list(next(iter(key_sets)))
-        instant = utc_naive(timestamp)
-        views = list({ref.view.name: ref.view for ref in refs}.values())
-        params = [instant] + [instant, instant] * len(views)
-        check_collisions(keys, request)
-        return self._job(request, None, (as_of_entities(views, keys), keys, params), False)
+        return RetrievalJob.as_of(self._open_offline, self._dialect, request, timestamp)
 
-    def _job(
-        self,
-        request: ResolvedRequest,
-        rows: EntityRows | None,
-        sql_entity: tuple[exp.Expr, list[str], list[Any]] | None,
-        as_known_at_time: bool,
-    ) -> RetrievalJob:
-        dialect = sqlglot_dialect(self.registry.adapter_type)
-        return RetrievalJob(lambda: self.offline_store, dialect, request, rows, sql_entity, as_known_at_time)
+    def _open_offline(self) -> OfflineStore:
+        return self.offline_store
+
+    @property
+    def _dialect(self) -> str:
+        return sqlglot_dialect(self.registry.adapter_type)

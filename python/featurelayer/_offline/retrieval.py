@@ -9,6 +9,7 @@ types.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -18,10 +19,11 @@ from sqlglot import exp
 
 from .._errors import ValidationError
 from .._request import ResolvedRequest, check_collisions, check_request_fields
+from .._time import utc_naive
 from .._transforms.apply import apply_transforms
 from .._transforms.definitions import SqlTransform
-from .entity_rows import ROW_ID, TIMESTAMP, EntityRows, pick_timestamp_column
-from .queries import point_in_time_query
+from .entity_rows import ROW_ID, TIMESTAMP, EntityRows, entity_rows_from_arrow, pick_timestamp_column, to_arrow
+from .queries import as_of_entities, point_in_time_query
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -62,16 +64,55 @@ class RetrievalJob:
         self._as_known_at_time = as_known_at_time
 
     @classmethod
+    def from_rows(
+        cls,
+        offline: Callable[[], OfflineStore],
+        dialect: str,
+        entity_df: pd.DataFrame | pa.Table,
+        request: ResolvedRequest,
+        as_known_at_time: bool,
+    ) -> RetrievalJob:
+        """A job whose entity rows are in memory; they are checked here, before anything runs."""
+        table = to_arrow(entity_df)
+        check_request_fields(table.column_names, request, "entity_df")
+        rows = entity_rows_from_arrow(table, _join_keys(request), extra=list(request.request_fields))
+        check_collisions(table.column_names, request)
+        return cls(offline, dialect, request, rows, None, as_known_at_time)
+
+    @classmethod
+    def as_of(
+        cls, offline: Callable[[], OfflineStore], dialect: str, request: ResolvedRequest, timestamp: dt.datetime
+    ) -> RetrievalJob:
+        """A job for every entity with a row valid at ``timestamp`` in a requested view (one set of join keys)."""
+        if request.request_fields:
+            raise ValidationError(
+                f"get_features_as_of has no request data for the transforms' fields {sorted(request.request_fields)}; "
+                "use get_historical_features with those fields as entity_df columns."
+            )
+        key_sets = {ref.view.join_keys for ref in request.refs}
+        if len(key_sets) > 1:
+            raise ValidationError(
+                f"get_features_as_of needs views with the same join keys; got {sorted(key_sets)}. "
+                "Ask for each entity's views separately."
+            )
+        keys = list(next(iter(key_sets)))
+        instant = utc_naive(timestamp)
+        views = list({ref.view.name: ref.view for ref in request.refs}.values())
+        params = [instant] + [instant, instant] * len(views)
+        check_collisions(keys, request)
+        return cls(offline, dialect, request, None, (as_of_entities(views, keys), keys, params), False)
+
+    @classmethod
     def from_sql(
         cls,
         offline: Callable[[], OfflineStore],
         dialect: str,
         sql: str,
         request: ResolvedRequest,
-        keys: list[str],
         as_known_at_time: bool,
     ) -> RetrievalJob:
         """A job whose entity rows are the caller's SQL query, run in the warehouse."""
+        keys = _join_keys(request)
         store = offline()
         schema = store.query_schema(sql)
         names = [name for name, _ in schema]
@@ -187,3 +228,8 @@ class RetrievalJob:
             if table.column(index).type != kind:
                 table = table.set_column(index, name, table.column(index).cast(kind))
         return table.select([*entity_columns, *self._request.output_names])
+
+
+def _join_keys(request: ResolvedRequest) -> list[str]:
+    """The join keys of every requested view, in request order."""
+    return list(dict.fromkeys(k for ref in request.refs for k in ref.view.join_keys))
