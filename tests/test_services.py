@@ -15,7 +15,7 @@ import yaml
 from featurelayer import DefinitionError, FeatureStore, FieldStatus, Registry, ValidationError, find_project
 from featurelayer._dbt.runner import run_dbt
 
-from .conftest import EXAMPLE_END, copy_example_project
+from .support.projects import EXAMPLE_END, copy_example_project
 
 pytestmark = pytest.mark.slow
 

@@ -2,6 +2,10 @@
 
 Shared by the retrieval and online tests; the reference lookup is a plain
 scan of raw rows that knows nothing of validity intervals.
+
+The ``project_dir`` and ``warehouse`` fixtures are module-scoped: a test module
+imports them by name (and lists them in its ``__all__``), so each module that
+uses them gets its own copy of the project and its own warehouse schema.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ import pytest
 from featurelayer import find_project
 from featurelayer._dbt.runner import run_dbt
 
-from .conftest import PG_DSN, REPO
+from .projects import REPO
+from .services import PG_DSN
 
 BASE = dt.datetime(2025, 1, 1)
 
@@ -143,8 +148,6 @@ def warehouse(request: pytest.FixtureRequest) -> Iterator[str]:
         os.environ.pop("FEATURELAYER_TEST_PG_SCHEMA", None)
         import psycopg2
         from psycopg2 import sql
-
-        from .conftest import PG_DSN
 
         with psycopg2.connect(**PG_DSN) as connection, connection.cursor() as cursor:
             cursor.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
