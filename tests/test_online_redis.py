@@ -102,3 +102,16 @@ def test_a_corrupt_stored_value_is_an_online_store_error_and_a_full_sync_mends_i
             store.get_online_features(["user_profile:plan"], [{"user_id": 1}])
         store.sync(full=True)
         assert store.get_online_features(["user_profile:plan"], [{"user_id": 1}]).to_dict() == expected
+
+
+@pytest.mark.redis
+def test_a_server_that_lost_its_scripts_loads_them_again(example: Path, redis_url: str) -> None:
+    """After a restart or failover Redis has no scripts: the write and the removal pass load them again."""
+    with _store(example, redis_url, END) as store:
+        first = store.sync(full=True)
+        redis.Redis.from_url(redis_url).script_flush()
+        again = store.sync(full=True)  # rewrites every row, then runs the removal pass
+        redis.Redis.from_url(redis_url).script_flush()
+        online = store.get_online_features(["user_profile:plan"], [{"user_id": 1}]).to_dict()
+    assert first.written > 0 and again.written == first.written
+    assert online["plan"][0] is not None

@@ -17,7 +17,7 @@ from sqlglot import exp
 
 from featurelayer import Entity, Feature, FeatureView
 from featurelayer._offline.queries import point_in_time_query
-from featurelayer._request import FeatureRef
+from featurelayer._registry.resolve import FeatureRef
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pit_query"
 DIALECTS = ["duckdb", "postgres", "snowflake", "bigquery", "spark", "trino"]

@@ -189,7 +189,7 @@ def test_online_transforms_of_request_data_match_duckdb(
     """Request data arrives as Python values; a CAST of strings parses them as the warehouse does."""
     from featurelayer._online.read import apply_online_transforms
     from featurelayer._online.response import OnlineResponse
-    from featurelayer._request import ResolvedRequest
+    from featurelayer._registry.resolve import ResolvedRequest
     from featurelayer._transforms.bound import BoundTransform
 
     transform = parse_sql_transform("t", {"outputs": {"out": {"type": kind, "expression": expression}}})

@@ -11,6 +11,7 @@ This package reads them from dbt's manifest and serves them.
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError as _NotInstalled
 from importlib.metadata import version as _version
 
 from ._dbt.project import Project, find_project
@@ -32,7 +33,10 @@ from ._registry.views import Entity, Feature, FeatureView
 from ._store import FeatureStore, RetrievalJob
 from ._transforms.definitions import on_demand_transform
 
-__version__ = _version("featurelayer")  # one source: the version in pyproject.toml
+try:  # one source: the version in pyproject.toml, as installed
+    __version__ = _version("featurelayer")
+except _NotInstalled:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "DbtRunError",

@@ -1,7 +1,7 @@
 """``FeatureStore``: the Python entry point for training data, syncs and online reads.
 
 It only wires: the project on disk (``_dbt``), the registry from dbt's
-manifest (``_registry``), request resolution (``_request``), then hands the
+manifest (``_registry``), request resolution (``_registry.resolve``), then hands the
 request to the warehouse side (``_offline``) or the online side (``_online``).
 """
 
@@ -23,7 +23,7 @@ from ._online.read import apply_online_transforms, read_online
 from ._online.response import OnlineResponse
 from ._online.sync import SyncReport, sync_views
 from ._registry.registry import Registry
-from ._request import ResolvedRequest, check_request_fields, resolve_request
+from ._registry.resolve import ResolvedRequest, check_request_fields, resolve_request
 from ._time import utc_now
 from ._types import sqlglot_dialect
 

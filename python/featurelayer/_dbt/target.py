@@ -37,7 +37,7 @@ class Target:
     """
 
     name: str
-    type: str
+    type: str | None
     settings: Mapping[str, Any] = field(repr=False)
 
     @property
@@ -90,7 +90,8 @@ def load_target(project: Project) -> Target:
     db_path = str(settings.get("path", ":memory:"))
     if settings.get("type") == "duckdb" and _names_a_file(db_path) and not os.path.isabs(db_path):
         settings["path"] = str(project.root / db_path)  # as dbt sees it from the project root
-    return Target(name=str(target), type=str(settings.get("type")), settings=settings)
+    kind = settings.get("type")
+    return Target(name=str(target), type=None if kind is None else str(kind), settings=settings)
 
 
 def _names_a_file(duckdb_path: str) -> bool:

@@ -48,8 +48,8 @@ from .._transforms.to_sql import compile_sql
 from .entity_rows import ROW_ID, TIMESTAMP
 
 if TYPE_CHECKING:
+    from .._registry.resolve import FeatureRef
     from .._registry.views import FeatureView
-    from .._request import FeatureRef
     from .._transforms.bound import BoundTransform
 
 __all__ = ["as_of_entities", "as_of_query", "current_rows_query", "point_in_time_query", "valid_at", "view_table"]

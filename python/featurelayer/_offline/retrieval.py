@@ -18,7 +18,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from .._errors import ValidationError
-from .._request import ResolvedRequest, check_collisions, check_request_fields
+from .._registry.resolve import ResolvedRequest, check_collisions, check_request_fields
 from .._time import utc_naive
 from .._transforms.apply import apply_transforms
 from .._transforms.definitions import SqlTransform

@@ -23,7 +23,7 @@ from .codec import decode_rows, entity_keys
 from .response import OnlineResponse
 
 if TYPE_CHECKING:
-    from .._request import FeatureRef, ResolvedRequest
+    from .._registry.resolve import FeatureRef, ResolvedRequest
     from .._transforms.bound import BoundTransform
     from .._transforms.to_python import RowsFunction
     from .base import OnlineStore
@@ -140,7 +140,7 @@ def read_online(
             by_feature, states = decode_rows(raw[start : start + n], now_us, len(view.features))
         except ValueError as exc:  # written by hand or by something else: nothing is guessed from it
             raise OnlineStoreError(
-                f"The online store holds a value under feature view '{view.name}' that is not a featurelayer "
+                f"The online store holds a value under feature view '{view.stored_name}' that is not a featurelayer "
                 f"row ({exc}). Run `featurelayer sync --full` to rewrite the view's rows."
             ) from None
         positions = {f.name: i for i, f in enumerate(view.features)}

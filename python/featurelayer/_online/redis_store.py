@@ -202,11 +202,14 @@ class RedisOnlineStore:
             self.client.ping()
 
     def _run_script(self, script: Any, keys: Sequence[str], shared: Sequence[Any], *per_key: Sequence[Any]) -> int:
-        """Runs a many-key Lua script over ``keys``, one pipelined round trip per server; sums its results.
+        """Runs a many-key Lua script over ``keys``, one pipeline per server; sums its results.
 
         Each call's ARGV is ``shared``, then each ``per_key`` column's values for
-        the call's keys, column after column. redis-py's pipeline loads the
-        script first where a server lacks it (a restart, a failover). On a
+        the call's keys, column after column. Before it sends a pipeline, redis-py
+        asks the server whether it has the script (``SCRIPT EXISTS``, one more
+        round trip) and loads it where it does not (after a restart or a
+        failover); should a script vanish in between, the batch fails and a
+        re-run, which is idempotent, loads it again. On a
         cluster, keys are grouped by the node that owns them and each call
         carries one key (a script's keys must share a slot).
         """
@@ -233,7 +236,7 @@ class RedisOnlineStore:
         return total
 
     def write(self, batch: WriteBatch, generation: int, now_us: int) -> int:
-        """Writes a batch in one pipelined round trip; returns how many rows were stored (not older).
+        """Writes a batch in one pipeline per server; returns how many rows were stored (not older).
 
         A row with a valid_to expires in Redis ``retention`` after it, counted
         from the sync's ``now`` (relative PX, so a sync run with another clock

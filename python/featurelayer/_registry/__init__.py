@@ -4,5 +4,6 @@
 - ``services``: feature services (dbt exposures) and request sources;
 - ``manifest``: reading the manifest's models into feature views, with the checks;
 - ``ttl``: ttl strings to seconds and back;
+- ``resolve``: feature references and services resolved into one request, for both stores;
 - ``registry``: ``Registry``, all of it for one project, with lookups that suggest close names.
 """

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from .._errors import DefinitionError, ValidationError, suggest
-from .._request import resolve_request
 from .._transforms.definitions import Transform, load_python_transforms, parse_sql_transform
 from .._types import sqlglot_dialect
 from .manifest import feature_views, parse_entities, read_manifest
+from .resolve import resolve_request
 from .services import FeatureService, RequestSource, parse_request_sources, parse_services
 from .views import Entity, FeatureView
 

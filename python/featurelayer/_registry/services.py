@@ -19,7 +19,7 @@ transforms it includes::
 Request sources name the values a caller supplies at request time (columns
 of the entity dataframe offline, ``request_data`` online); transforms read
 features and request fields. Resolving a service for a request is
-``_request.resolve_request``'s job.
+``resolve.resolve_request``'s job.
 """
 
 from __future__ import annotations

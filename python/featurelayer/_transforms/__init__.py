@@ -9,4 +9,6 @@
 
 Each compiler is one dispatch table over ``definitions.GRAMMAR``
 (like sqlglot's ``Generator.TRANSFORMS``); a test checks every table covers it.
+``to_python`` also has a faster path for the expressions that are NULL exactly
+when an input is (``_strict``): a subset, which falls back to its table.
 """

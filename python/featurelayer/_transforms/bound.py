@@ -1,6 +1,6 @@
 """A transform within one request: its inputs mapped to the request's columns, its compiled forms kept.
 
-A feature service names a transform; resolving the service (``_request``)
+A feature service names a transform; resolving the service (``_registry.resolve``)
 binds each of the transform's inputs to a column of the request (a feature's
 output column or a request field) and names its outputs. The compiled
 functions live as long as the binding, which the store caches with the

@@ -55,8 +55,9 @@ __all__ = [
 #: The dialect transform expressions are written in.
 TRANSFORM_DIALECT = "duckdb"
 
-#: The expression nodes a SQL transform may use; every compiler has an entry for each
-#: (``Identifier`` and ``DataType`` only appear inside columns and casts).
+#: The expression nodes a SQL transform may use. Every compiler has an entry for each
+#: expression among them; ``Identifier`` and ``DataType`` only appear inside columns and
+#: casts, so only ``to_sql``, which rewrites the tree in place, lists them too.
 GRAMMAR = (
     exp.Column,
     exp.Literal,

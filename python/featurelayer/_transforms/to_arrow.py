@@ -177,7 +177,7 @@ def _cast_node(node: exp.Expr) -> _Compiled:
     return lambda table: _cast(operand(table), target)
 
 
-#: One compiler per node of the grammar (``definitions.GRAMMAR``); tests check it covers every one.
+#: One compiler per expression of the grammar (``definitions.GRAMMAR``); a test checks it covers every one.
 TRANSFORMS: dict[type[exp.Expr], Callable[[exp.Expr], _Compiled]] = {
     exp.Paren: lambda node: _compile(node.this),
     exp.Column: _column,

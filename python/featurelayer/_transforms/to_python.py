@@ -296,7 +296,7 @@ def _cast(source: _Source, node: exp.Expr) -> str | None:
     return None if operand is None or helper is None else f"{helper}({operand})"
 
 
-#: One rule per node of the grammar (``definitions.GRAMMAR``); tests check it covers every one.
+#: One rule per expression of the grammar (``definitions.GRAMMAR``); a test checks it covers every one.
 #: A rule returns None where this backend does not apply, and the caller uses ``to_arrow``.
 TRANSFORMS: dict[type[exp.Expr], _Rule] = {
     exp.Paren: lambda source, node: source.of(node.this),

@@ -79,7 +79,7 @@ def _cast(node: exp.Expr, column: Callable[[exp.Column], exp.Expr]) -> exp.Expr:
     return exp.cast(rounded, node.to.copy())
 
 
-#: One rule per node of the grammar (``definitions.GRAMMAR``); tests check it covers every one.
+#: One rule per node of the grammar (``definitions.GRAMMAR``); a test checks it covers every one.
 TRANSFORMS: dict[type[exp.Expr], _Rule] = {
     exp.Column: _column,
     exp.Literal: _literal,

@@ -7,9 +7,10 @@ output column), the service's transforms bound to the request's columns, and
 the request fields they read. Training retrieval and online serving both
 consume that, so the two cannot resolve differently.
 
-Resolution reads the registry through ``Catalog``, the lookups it needs, so
-that the registry can check every service resolves while it loads without
-the two modules importing each other.
+Resolution belongs to the registry's wing because the registry checks, while
+it loads, that every feature service resolves (a broken service fails then,
+not at request time). It reads the registry through ``Catalog``, the lookups
+it needs, so that ``registry`` imports this module and not the reverse.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from typing import Protocol
 
 import pyarrow as pa
 
-from ._errors import DefinitionError, ValidationError
-from ._registry.services import FeatureService
-from ._registry.views import Feature, FeatureView
-from ._transforms.bound import BoundTransform
-from ._transforms.definitions import SqlTransform, Transform
+from .._errors import DefinitionError, ValidationError
+from .._transforms.bound import BoundTransform
+from .._transforms.definitions import SqlTransform, Transform
+from .services import FeatureService
+from .views import Feature, FeatureView
 
 __all__ = [
     "Catalog",
