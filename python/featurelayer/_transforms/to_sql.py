@@ -23,50 +23,65 @@ def compile_sql(output: SqlOutput, column: Callable[[exp.Column], exp.Expr]) -> 
     Args:
         column: maps each column reference to the query's qualified column.
     """
-
-    def rewrite(node: exp.Expr) -> exp.Expr:
-        rule = dispatch(TRANSFORMS, node)
-        return node if rule is None else rule(node, column)
-
-    tree = output.expression.copy().transform(rewrite)
+    tree = _Rewrite(column).of(output.expression)
     return exp.cast(tree, exp.DataType.build(output.data_type, dialect=TRANSFORM_DIALECT))
 
 
-_Rule = Callable[[exp.Expr, Callable[[exp.Column], exp.Expr]], exp.Expr]
+class _Rewrite:
+    """Rewrites a tree with the rules of ``TRANSFORMS``, each node once.
+
+    sqlglot's ``transform`` does not descend into a node a rule has replaced,
+    so a rule that builds a new node (a division, an integer cast) rewrites
+    the children it keeps with ``of`` itself.
+    """
+
+    def __init__(self, column: Callable[[exp.Column], exp.Expr]) -> None:
+        self.column = column
+
+    def of(self, tree: exp.Expr) -> exp.Expr:
+        """A rewritten copy of ``tree``."""
+        return tree.transform(self._node)  # (transform copies)
+
+    def _node(self, node: exp.Expr) -> exp.Expr:
+        rule = dispatch(TRANSFORMS, node)
+        return node if rule is None else rule(node, self)
 
 
-def _unchanged(node: exp.Expr, column: Callable[[exp.Column], exp.Expr]) -> exp.Expr:
-    return node  # the warehouses agree on it: sqlglot writes it in each dialect
+_Rule = Callable[[exp.Expr, _Rewrite], exp.Expr]
 
 
-def _column(node: exp.Expr, column: Callable[[exp.Column], exp.Expr]) -> exp.Expr:
+def _unchanged(node: exp.Expr, rewrite: _Rewrite) -> exp.Expr:
+    return node  # the warehouses agree on it: sqlglot writes it in each dialect (its children are rewritten)
+
+
+def _column(node: exp.Expr, rewrite: _Rewrite) -> exp.Expr:
     assert isinstance(node, exp.Column)
-    return column(node)
+    return rewrite.column(node)
 
 
-def _literal(node: exp.Expr, column: Callable[[exp.Column], exp.Expr]) -> exp.Expr:
+def _literal(node: exp.Expr, rewrite: _Rewrite) -> exp.Expr:
     if isinstance(node, exp.Literal) and not node.is_string and not node.is_int:
         return exp.cast(node.copy(), exp.DataType.build("DOUBLE"))  # decimal literals are doubles
     return node
 
 
-def _divide(node: exp.Expr, column: Callable[[exp.Column], exp.Expr]) -> exp.Expr:
-    left, right = node.this, node.expression
+def _divide(node: exp.Expr, rewrite: _Rewrite) -> exp.Expr:
+    left, right = rewrite.of(node.this), rewrite.of(node.expression)
     return exp.Case(
         ifs=[exp.If(this=right.copy().eq(exp.Literal.number(0)), true=exp.Null())],
-        default=exp.Div(this=exp.cast(left.copy(), exp.DataType.build("DOUBLE")), expression=right.copy()),
+        default=exp.Div(this=exp.cast(left, exp.DataType.build("DOUBLE")), expression=right),
     )
 
 
 _INTEGERS = {exp.DataType.Type.SMALLINT, exp.DataType.Type.INT, exp.DataType.Type.BIGINT}
 
 
-def _cast(node: exp.Expr, column: Callable[[exp.Column], exp.Expr]) -> exp.Expr:
+def _cast(node: exp.Expr, rewrite: _Rewrite) -> exp.Expr:
     if not isinstance(node, exp.Cast) or node.to.this not in _INTEGERS:
         return node
     # to an integer: round half away from zero, spelled out (PostgreSQL's round(double) rounds
     # half to even); integers and booleans pass through floor/ceil unchanged
-    x = exp.cast(node.this.copy(), exp.DataType.build("DOUBLE"))
+    x = exp.cast(rewrite.of(node.this), exp.DataType.build("DOUBLE"))
     rounded = exp.Case(
         ifs=[
             exp.If(
