@@ -150,6 +150,7 @@ def test_python_backend_names_the_transform_on_bad_values() -> None:
         ("cast(x as varchar)", "cast to boolean, an integer type or double"),
         ("a +", "does not parse"),
         ("sum(a)", "SUM"),
+        ("try_cast(x as integer)", "TRYCAST"),  # NULL on failure, where CAST fails: not the pinned semantics
     ],
 )
 def test_unsupported_sql_fails_when_loaded(expression: str, message: str) -> None:

@@ -30,7 +30,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pyarrow as pa
 import sqlglot
@@ -46,7 +46,6 @@ __all__ = [
     "SqlOutput",
     "SqlTransform",
     "Transform",
-    "dispatch",
     "load_python_transforms",
     "on_demand_transform",
     "parse_sql_transform",
@@ -87,22 +86,6 @@ GRAMMAR = (
     exp.DataType,
     exp.Abs,
 )
-_T = TypeVar("_T")
-
-
-def dispatch(table: Mapping[type[exp.Expr], _T], node: exp.Expr) -> _T | None:
-    """A compiler's entry for ``node``: its class's, or its nearest base class's in the table.
-
-    The grammar check accepts subclasses of the allowed nodes (``isinstance``), so the
-    compilers look entries up the same way.
-    """
-    for klass in type(node).__mro__:
-        entry = table.get(klass)
-        if entry is not None:
-            return entry
-    return None
-
-
 _CAST_TARGETS = {
     exp.DataType.Type.BOOLEAN,
     exp.DataType.Type.SMALLINT,
@@ -271,7 +254,7 @@ def parse_sql_transform(name: str, spec: Any) -> SqlTransform:
         except sqlglot.errors.ParseError as exc:
             raise DefinitionError(f"{where}: output '{column}': the expression does not parse: {exc}") from None
         for node in tree.walk():
-            if not isinstance(node, GRAMMAR):
+            if type(node) not in GRAMMAR:  # exactly: TRY_CAST is a Cast to sqlglot, with other semantics
                 raise DefinitionError(
                     f"{where}: output '{column}' uses {node.key.upper()} ({node.sql(TRANSFORM_DIALECT)!r}), "
                     "which SQL transforms do not support. Supported: columns, literals, + - * /, comparisons, "

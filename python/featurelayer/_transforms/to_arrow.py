@@ -17,7 +17,7 @@ from sqlglot import exp
 
 from .._errors import ValidationError
 from .._types import arrow_type
-from .definitions import TRANSFORM_DIALECT, SqlOutput, dispatch
+from .definitions import TRANSFORM_DIALECT, SqlOutput
 
 __all__ = ["TRANSFORMS", "compile_arrow"]
 
@@ -79,7 +79,7 @@ _Compiled = Callable[[pa.Table], _Value]
 
 def _compile(node: exp.Expr) -> _Compiled:
     """The expression as a function of the input table (see ``definitions`` for the semantics)."""
-    compiler = dispatch(TRANSFORMS, node)
+    compiler = TRANSFORMS.get(type(node))
     if compiler is None:
         raise ValidationError(f"unsupported transform expression {node.sql(TRANSFORM_DIALECT)!r}")
     return compiler(node)

@@ -28,7 +28,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from .._errors import ValidationError
-from .definitions import SqlOutput, dispatch
+from .definitions import SqlOutput
 
 __all__ = ["TRANSFORMS", "RowsFunction", "compile_rows", "plain_type"]
 
@@ -194,7 +194,7 @@ class _Source:
 
     def of(self, node: exp.Expr) -> str | None:
         """The node as a Python expression, or None where this backend does not apply."""
-        rule = dispatch(TRANSFORMS, node)
+        rule = TRANSFORMS.get(type(node))
         return None if rule is None else rule(self, node)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
-from .definitions import TRANSFORM_DIALECT, SqlOutput, dispatch
+from .definitions import TRANSFORM_DIALECT, SqlOutput
 
 __all__ = ["TRANSFORMS", "compile_sql"]
 
@@ -43,7 +43,7 @@ class _Rewrite:
         return tree.transform(self._node)  # (transform copies)
 
     def _node(self, node: exp.Expr) -> exp.Expr:
-        rule = dispatch(TRANSFORMS, node)
+        rule = TRANSFORMS.get(type(node))
         return node if rule is None else rule(node, self)
 
 
