@@ -1,11 +1,14 @@
 """The sync job: copies the rows valid now from the warehouse into the online store.
 
-For each feature view it reads the rows with ``valid_from <= now < valid_to``
-(the range test of the ``current_rows`` macro, at the sync's own instant) in
-streamed Arrow batches and writes them in pipelined batches. Every row write
-is atomic and never replaces a newer row, so a sync killed half-way leaves
-each key old or new, a re-run is idempotent, and racing syncs cannot go
-backwards.
+For each feature view it reads the rows valid at the sync's own instant
+(``_offline.queries.current_rows_query``, the range test of the
+``current_rows`` macro) in streamed Arrow batches and writes them in
+pipelined batches. What it reads and which generation it writes under are
+decided here; which write wins is decided inside the store, atomically per
+key (``base.OnlineStore``'s contract: the Lua script in ``redis_store``, the
+conditional upsert in ``sqlite_store``): a row never replaces a newer one, so
+a sync killed half-way leaves each key old or new, a re-run is idempotent,
+and racing syncs cannot go backwards.
 
 Incremental by default: a watermark per view, kept in the online store, holds
 the greatest created timestamp synced (the time a row arrived) and the last
