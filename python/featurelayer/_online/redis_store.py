@@ -14,11 +14,14 @@ import string
 import urllib.parse
 from collections.abc import Iterator, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._errors import OnlineStoreError
 from .base import WriteBatch, redact
 from .codec import FIELD_AT, VALUES_AT, stored_rows
+
+if TYPE_CHECKING:
+    from redis.commands.core import Script
 
 __all__ = ["RedisOnlineStore"]
 
@@ -201,7 +204,7 @@ class RedisOnlineStore:
         with self._errors("connecting"):
             self.client.ping()
 
-    def _run_script(self, script: Any, keys: Sequence[str], shared: Sequence[Any], *per_key: Sequence[Any]) -> int:
+    def _run_script(self, script: Script, keys: Sequence[str], shared: Sequence[Any], *per_key: Sequence[Any]) -> int:
         """Runs a many-key Lua script over ``keys``, one pipeline per server; sums its results.
 
         Each call's ARGV is ``shared``, then each ``per_key`` column's values for
@@ -209,9 +212,9 @@ class RedisOnlineStore:
         asks the server whether it has the script (``SCRIPT EXISTS``, one more
         round trip) and loads it where it does not (after a restart or a
         failover); should a script vanish in between, the batch fails and a
-        re-run, which is idempotent, loads it again. On a
-        cluster, keys are grouped by the node that owns them and each call
-        carries one key (a script's keys must share a slot).
+        re-run, which is idempotent, loads it again. On a cluster, keys are
+        grouped by the node that owns them and each call carries one key (a
+        script's keys must share a slot).
         """
         if self.cluster:
             groups: dict[str, tuple[Any, list[int]]] = {}
