@@ -14,7 +14,7 @@ import redis
 from featurelayer import FeatureStore
 
 from .support.projects import EXAMPLE_END
-from .support.services import RedisServer, free_port, redis_server_binary
+from .support.services import RedisServer, free_port, private_server_args, redis_server_binary
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
 
@@ -119,14 +119,7 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, 
             "0",
             "--tls-port",
             str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(folder),
+            *private_server_args(folder),
             "--tls-cert-file",
             str(folder / "cert.pem"),
             "--tls-key-file",

@@ -55,6 +55,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def private_server_args(folder: Path) -> list[str]:
+    """redis-server options for a test's own server: loopback only, nothing persisted, files in ``folder``."""
+    return ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(folder)]
+
+
 class RedisServer:
     """A real redis-server on a free loopback port, in a temporary folder; nothing is persisted."""
 
@@ -73,20 +78,7 @@ class RedisServer:
         import redis
 
         self.folder.mkdir(parents=True, exist_ok=True)
-        args = [
-            self.binary,
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(self.folder),
-            *self.extra,
-        ]
+        args = [self.binary, "--port", str(self.port), *private_server_args(self.folder), *self.extra]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         password = next((self.extra[i + 1] for i, a in enumerate(self.extra) if a == "--requirepass"), None)
         deadline = time.monotonic() + 10
