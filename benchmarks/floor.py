@@ -98,7 +98,7 @@ def redis_reads(workload: Workload, url: str, requests: int) -> dict[str, object
     import redis
 
     from featurelayer import FeatureStore
-    from featurelayer._online.codec import entity_key
+    from featurelayer._online.codec import entity_key, view_schema_tag
 
     client = redis.Redis.from_url(url)
     with FeatureStore(PROJECT) as store:
@@ -108,7 +108,7 @@ def redis_reads(workload: Workload, url: str, requests: int) -> dict[str, object
     bench: dict[str, dict[str, float]] = {}
     for size in SIZES:
         keys = [
-            [entity_key(project, view.name, [row["user_id"]], view.schema_tag) for view in views for row in rows]
+            [entity_key(project, view.name, [row["user_id"]], view_schema_tag(view)) for view in views for row in rows]
             for rows in online_requests(workload, size, requests)
         ]
         mget[str(size)] = latency(client.mget, keys, min(200, requests // 5))

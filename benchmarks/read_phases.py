@@ -48,7 +48,7 @@ def main() -> None:
     os.environ["FEATURELAYER_BENCH_DIR"] = str(args.work / "data")
 
     from featurelayer import FeatureStore
-    from featurelayer._online.codec import decode_rows, entity_keys
+    from featurelayer._online.codec import decode_rows, entity_keys, view_schema_tag
     from featurelayer._online.read import _columns, apply_online_transforms, read_online
     from featurelayer._time import micros
 
@@ -64,7 +64,7 @@ def main() -> None:
             ids = [row["user_id"] for row in rows]
 
             def keys() -> list[str]:
-                return [k for v in views for k in entity_keys(project, v.stored_name, [ids], v.schema_tag)]
+                return [k for v in views for k in entity_keys(project, v.stored_name, [ids], view_schema_tag(v))]
 
             all_keys = keys()
             raw = online.read(all_keys)

@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from featurelayer import OnlineStoreError
-from featurelayer._online.codec import entity_key
+from featurelayer._online.codec import entity_key, view_schema_tag
 
 from .support.online import END, FEATURES, _store, _users
 from .support.services import RedisServer
@@ -95,7 +95,7 @@ def test_a_corrupt_stored_value_is_an_online_store_error_and_a_full_sync_mends_i
         expected = store.get_online_features(["user_profile:plan"], [{"user_id": 1}]).to_dict()
         client = redis.Redis.from_url(redis_url)
         view = store.registry.feature_view("user_profile")
-        key = entity_key(store.registry.project_name, view.name, [1], view.schema_tag)
+        key = entity_key(store.registry.project_name, view.name, [1], view_schema_tag(view))
         assert client.exists(key)
         client.set(key, b"not a row")  # hand-written, or another program's
         with pytest.raises(OnlineStoreError, match=r"feature view 'user_profile'.*sync --full"):

@@ -22,7 +22,7 @@ import pytest
 import redis
 
 from featurelayer import FeatureStore, FieldStatus
-from featurelayer._online.codec import decode_row, encode_values
+from featurelayer._online.codec import decode_row, encode_values, view_schema_tag
 from featurelayer._time import micros
 
 from .support.online import END, FEATURES, _offline, _store, _users, online_url
@@ -143,7 +143,7 @@ def test_a_sync_after_a_change_of_definition_or_layout_is_full(example: Path, on
         project = store.registry.project_name
         for view in ("user_activity", "user_profile"):
             store.online_store.set_meta(project, view, {"schema_tag": "00000000"})
-        tags = {store.registry.feature_view(v).schema_tag for v in ("user_activity", "user_profile")}
+        tags = {view_schema_tag(store.registry.feature_view(v)) for v in ("user_activity", "user_profile")}
         if online_url.startswith("redis"):
             client = redis.Redis.from_url(online_url)
             old_keys = []

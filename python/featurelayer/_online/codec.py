@@ -29,18 +29,22 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
+import functools
 import hashlib
 import json
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgpack
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from .._time import days, micros, micros_column
+
+if TYPE_CHECKING:
+    from .._registry.views import FeatureView
 
 __all__ = [
     "FIELD_AT",
@@ -56,6 +60,7 @@ __all__ = [
     "entity_keys",
     "schema_tag",
     "stored_rows",
+    "view_schema_tag",
 ]
 
 NO_VALUE = -1
@@ -73,6 +78,19 @@ def schema_tag(features: Iterable[tuple[str, str]]) -> str:
 
 #: the stored row layout's version, part of every schema tag: rows of another layout are never read
 _LAYOUT = "msgpack-1"
+
+
+def view_schema_tag(view: FeatureView) -> str:
+    """The schema part of a view's keys: ``schema_tag`` of its features, computed once per definition.
+
+    The read path asks on every request, so the tag is cached by the view's signature.
+    """
+    return _cached_tag(view.signature)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_tag(signature: tuple[tuple[str, str], ...]) -> str:
+    return schema_tag(signature)
 
 
 def entity_key(project: str, view: str, key_values: Sequence[Any], schema: str = "") -> str:

@@ -19,7 +19,7 @@ import pyarrow as pa
 from .._errors import OnlineStoreError, ValidationError
 from .._time import micros
 from .._transforms.apply import apply_transforms
-from .codec import decode_rows, entity_keys
+from .codec import decode_rows, entity_keys, view_schema_tag
 from .response import OnlineResponse
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ def read_online(
             )
         typed = [_typed_keys(columns[key], view.key_types.get(key), key, view.name) for key in view.join_keys]
         offsets[view.name] = len(keys)
-        schema = view.schema_tag
+        schema = view_schema_tag(view)
         source = view.stored_name  # a projection reads the rows of the view it projects
         keys.extend(entity_keys(project, source, typed, schema))
     raw = online.read(keys)

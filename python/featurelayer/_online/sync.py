@@ -40,7 +40,7 @@ from sqlglot import exp
 from .._offline.queries import current_rows_query
 from .._time import from_micros, micros, micros_column
 from .base import WriteBatch
-from .codec import encode_columns, entity_keys
+from .codec import encode_columns, entity_keys, view_schema_tag
 
 if TYPE_CHECKING:
     from .._offline.base import OfflineStore
@@ -105,7 +105,7 @@ def _writes(project: str, view: FeatureView, batch: pa.RecordBatch) -> tuple[Wri
     else:
         createds, newest_us = [-1] * n, None
     key_columns = [batch.column(k).to_pylist() for k in view.join_keys]
-    keys = entity_keys(project, view.name, key_columns, view.schema_tag)
+    keys = entity_keys(project, view.name, key_columns, view_schema_tag(view))
     payloads = encode_columns([batch.column(f.name) for f in view.features], n)
     return WriteBatch(view.name, keys, events, createds, valid_tos, payloads, len(view.features)), newest_us
 
@@ -155,7 +155,7 @@ def sync_views(
             not full
             and bool(view.created_timestamp)
             and "created_watermark" in meta
-            and meta.get("schema_tag") == view.schema_tag
+            and meta.get("schema_tag") == view_schema_tag(view)
         )
         # Marked before the first write: a store with no mark holds no row of this view, so
         # the first full sync (an initial load) has nothing to remove and skips that pass.
@@ -193,7 +193,7 @@ def sync_views(
             break
         if not incremental and meta:
             view_report.removed = online.delete_older_generations(project, view.name, generation, now_us)
-        watermark_fields = {"synced_at": str(now_us), "schema_tag": view.schema_tag}
+        watermark_fields = {"synced_at": str(now_us), "schema_tag": view_schema_tag(view)}
         if newest is not None:
             watermark_fields["created_watermark"] = str(newest)
         online.set_meta(project, view.name, watermark_fields)

@@ -103,11 +103,12 @@ class FeatureView:
     tags: tuple[str, ...] = ()
 
     @cached_property
-    def schema_tag(self) -> str:
-        """A short hash of the features' names and types; online keys carry it."""
-        from .._online.codec import schema_tag
+    def signature(self) -> tuple[tuple[str, str], ...]:
+        """The features' names and Arrow types, in order: what a change of the view's definition changes.
 
-        return schema_tag((f.name, str(f.arrow_type)) for f in self.features)
+        The online store keys rows by a hash of it (``_online.codec.view_schema_tag``).
+        """
+        return tuple((f.name, str(f.arrow_type)) for f in self.features)
 
     def feature(self, name: str) -> Feature:
         """The feature called ``name``; the error suggests close names."""
