@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
-from .._transforms.definitions import SqlTransform
+from .._transforms.definitions import SqlTransform, input_name
 from .._transforms.to_sql import compile_sql
 from .entity_rows import ROW_ID, TIMESTAMP
 
@@ -126,8 +126,7 @@ def point_in_time_query(
             continue
 
         def column(node: exp.Column, bound: BoundTransform = bound) -> exp.Expr:
-            written = f"{node.table}.{node.name}" if node.table else node.name
-            name = bound.inputs[written]
+            name = bound.inputs[input_name(node)]
             return sources[name].copy() if name in sources else exp.column(name, table=ENTITY_ALIAS, quoted=True)
 
         own = {o.name: o for o in bound.transform.outputs}

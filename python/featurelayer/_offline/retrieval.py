@@ -58,7 +58,6 @@ class RetrievalJob:
         self._offline = offline
         self._dialect = dialect
         self._request = request
-        self._refs = request.refs
         self._rows = rows
         self._sql_entity = sql_entity
         self._as_known_at_time = as_known_at_time
@@ -155,7 +154,7 @@ class RetrievalJob:
             passthrough = self._rows.original.column_names if for_table and self._rows.original is not None else []
         query = point_in_time_query(
             entity,
-            self._refs,
+            self._request.refs,
             passthrough=passthrough,
             as_known_at_time=self._as_known_at_time,
             transforms=self._request.transforms,

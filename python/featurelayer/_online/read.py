@@ -1,7 +1,7 @@
 """Online reads: the features of a few entities, now, in one round trip.
 
 The request is resolved exactly as training retrieval resolves it
-(``_request.resolve_request``), every (entity, view) key is fetched with one
+(``_registry.resolve.resolve_request``), every (entity, view) key is fetched with one
 MGET, and values come back in their declared Arrow types with a status each
 (``response``). A service's transforms then run on the response, as
 generated Python loops where they cover the inputs, else through Arrow.

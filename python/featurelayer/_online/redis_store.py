@@ -150,6 +150,8 @@ class _RedisErrors:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
     ) -> None:
+        if exc is None:  # the read path's case: nothing to import or test
+            return
         import redis
 
         if isinstance(exc, redis.RedisError):

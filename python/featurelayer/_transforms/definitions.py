@@ -46,6 +46,7 @@ __all__ = [
     "SqlOutput",
     "SqlTransform",
     "Transform",
+    "input_name",
     "load_python_transforms",
     "on_demand_transform",
     "parse_sql_transform",
@@ -96,6 +97,15 @@ _CAST_TARGETS = {
 }
 
 
+def input_name(column: exp.Column) -> str:
+    """A transform's input as its expression names it: ``name``, or ``source.name`` where written so.
+
+    >>> input_name(sqlglot.parse_one("session.cart_value"))
+    'session.cart_value'
+    """
+    return f"{column.table}.{column.name}" if column.table else column.name
+
+
 @dataclass(frozen=True)
 class SqlOutput:
     name: str
@@ -122,7 +132,7 @@ class SqlTransform:
         names: list[str] = []
         for output in self.outputs:
             for column in output.expression.find_all(exp.Column):
-                ref = f"{column.table}.{column.name}" if column.table else column.name
+                ref = input_name(column)
                 if ref not in names:
                     names.append(ref)
         return names

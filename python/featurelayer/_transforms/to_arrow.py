@@ -17,7 +17,7 @@ from sqlglot import exp
 
 from .._errors import ValidationError
 from .._types import arrow_type
-from .definitions import TRANSFORM_DIALECT, SqlOutput
+from .definitions import TRANSFORM_DIALECT, SqlOutput, input_name
 
 __all__ = ["TRANSFORMS", "compile_arrow"]
 
@@ -87,7 +87,7 @@ def _compile(node: exp.Expr) -> _Compiled:
 
 def _column(node: exp.Expr) -> _Compiled:
     assert isinstance(node, exp.Column)
-    name = f"{node.table}.{node.name}" if node.table else node.name
+    name = input_name(node)
     return lambda table: table.column(name)
 
 

@@ -28,7 +28,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from .._errors import ValidationError
-from .definitions import SqlOutput
+from .definitions import SqlOutput, input_name
 
 __all__ = ["TRANSFORMS", "RowsFunction", "compile_rows", "plain_type"]
 
@@ -140,15 +140,11 @@ def _strict(node: exp.Expr, index: dict[str, int]) -> tuple[str, set[int]] | Non
         if isinstance(node, exp.Paren):
             return of(node.this)
         if isinstance(node, exp.Column):
-            i = index[f"{node.table}.{node.name}" if node.table else node.name]
+            i = index[input_name(node)]
             columns.add(i)
             return f"c{i}"
-        if isinstance(node, exp.Boolean):
-            return repr(bool(node.this))
-        if isinstance(node, exp.Literal):
-            if node.is_string:
-                return repr(str(node.this))
-            return repr(int(node.this)) if node.is_int else repr(float(node.this))
+        if isinstance(node, exp.Boolean | exp.Literal):
+            return _literal(node)
         if isinstance(node, exp.Neg | exp.Abs) or (isinstance(node, exp.Not) and not isinstance(node.this, exp.Is)):
             inner = of(node.this)
             if inner is None:
@@ -203,18 +199,20 @@ _Rule = Callable[[_Source, exp.Expr], "str | None"]
 
 def _column(source: _Source, node: exp.Expr) -> str | None:
     assert isinstance(node, exp.Column)
-    name = f"{node.table}.{node.name}" if node.table else node.name
-    return f"c{source.index[name]}"
+    return f"c{source.index[input_name(node)]}"
 
 
-def _constant(source: _Source, node: exp.Expr) -> str | None:
-    if isinstance(node, exp.Null):
-        return "None"
+def _literal(node: exp.Expr) -> str:
+    """A non-null constant as Python source (through ``repr``: nothing is formatted in by hand)."""
     if isinstance(node, exp.Boolean):
         return repr(bool(node.this))
     if node.is_string:
         return repr(str(node.this))
     return repr(int(node.this)) if node.is_int else repr(float(node.this))  # decimal literals are doubles
+
+
+def _constant(source: _Source, node: exp.Expr) -> str | None:
+    return "None" if isinstance(node, exp.Null) else _literal(node)
 
 
 def _unary(template: str) -> _Rule:
