@@ -34,9 +34,7 @@ def test_cli_sync_and_verify_find_skew(example: Path, redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
     key = next(iter(client.scan_iter(match="fl:*:user_profile:*")))
     row = decode_row(client.get(key))
-    [value] = stored_rows(
-        [row.event], [row.created], [row.valid_to], row.generation, [encode_values(["XX", "free", True])], 3
-    )
+    [value] = stored_rows([row.event], [row.valid_to], row.snapshot, row.seen, [encode_values(["XX", "free", True])], 3)
     client.set(key, value)
     result = runner.invoke(main, ["--project-dir", str(example), "verify", "--sample", "1000"], env=env)
     assert result.exit_code == 1, result.output

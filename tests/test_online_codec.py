@@ -31,9 +31,11 @@ from featurelayer._online.codec import (
     entity_key,
     entity_keys,
     stored_rows,
+    tombstone,
 )
 
 UTC = dt.UTC
+DAY = 86_400_000_000  # a retention of one day, in µs
 _times = st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(2200, 1, 1))
 
 # (arrow type, strategy of Python values it holds)
@@ -72,24 +74,19 @@ def test_encode_columns_writes_what_encode_values_writes(batch: tuple[list[pa.Ar
 
 @settings(max_examples=200)
 @given(
-    batches(), st.integers(0, 2**52), st.integers(-1, 2**52), st.just(-1) | st.integers(1, 2**52), st.integers(0, 2**52)
+    batches(), st.integers(0, 2**52), st.integers(0, 2**52), st.just(-1) | st.integers(1, 2**52), st.integers(0, 2**52)
 )
 def test_stored_rows_round_trip_every_type(
-    batch: tuple[list[pa.Array], int], event: int, created: int, valid_to: int, generation: int
+    batch: tuple[list[pa.Array], int], event: int, snapshot: int, valid_to: int, seen: int
 ) -> None:
     """What the sync stores decodes, through the view's Arrow types, to exactly what it read."""
     columns, n = batch
-    raws = stored_rows([event] * n, [created] * n, [valid_to] * n, generation, encode_columns(columns, n), len(columns))
+    raws = stored_rows([event] * n, [valid_to] * n, snapshot, seen, encode_columns(columns, n), len(columns))
     for raw in raws:
         stored = decode_row(raw)
-        assert (stored.event, stored.created, stored.valid_to, stored.generation) == (
-            event,
-            created,
-            valid_to,
-            generation,
-        )
+        assert (stored.event, stored.snapshot, stored.valid_to, stored.seen) == (event, snapshot, valid_to, seen)
     now_us = max(valid_to - 1, 0)  # in force
-    values, states = decode_rows(raws, now_us, len(columns))
+    values, states = decode_rows(raws, now_us, len(columns), DAY)
     assert states == [0] * n
     for column, stored_values in zip(columns, values, strict=True):
         decoded = decode_column(stored_values, column.type)
@@ -97,9 +94,9 @@ def test_stored_rows_round_trip_every_type(
         assert _same(decoded.to_pylist(), column.to_pylist())
 
 
-def _row(event: int, created: int, valid_to: int, generation: int, values: list[Any]) -> bytes:
+def _row(event: int, snapshot: int, valid_to: int, seen: int, values: list[Any]) -> bytes:
     """One stored row, as the sync writes it."""
-    return stored_rows([event], [created], [valid_to], generation, [encode_values(values)], len(values))[0]
+    return stored_rows([event], [valid_to], snapshot, seen, [encode_values(values)], len(values))[0]
 
 
 def _rows(columns: list[pa.Array], n: int) -> list[tuple[Any, ...]]:
@@ -119,7 +116,7 @@ def _same(left: list[Any], right: list[Any]) -> bool:
 
 def test_special_floats_and_non_ascii_survive() -> None:
     columns = [pa.array([float("nan"), float("-inf"), -0.0, None]), pa.array(['é"{}', "\n", "", None])]
-    values, _ = decode_rows(stored_rows([1] * 4, [-1] * 4, [-1] * 4, 1, encode_columns(columns, 4), 2), 0, 2)
+    values, _ = decode_rows(stored_rows([1] * 4, [-1] * 4, 1, 1, encode_columns(columns, 4), 2), 0, 2, DAY)
     assert _same(values[0], [float("nan"), float("-inf"), -0.0, None])
     assert values[1] == ['é"{}', "\n", "", None]
 
@@ -142,7 +139,7 @@ def test_entity_keys_fast_path_for_integers() -> None:
 
 _stored = st.tuples(
     st.integers(0, 2**52),  # event
-    st.integers(-1, 2**52),  # created
+    st.integers(0, 2**52),  # snapshot
     st.integers(-1, 2**52),  # valid_to, -1 = open-ended
     st.lists(
         st.none() | st.integers(-(2**63), 2**64 - 1) | st.floats(allow_nan=False) | st.text(), min_size=3, max_size=3
@@ -151,25 +148,36 @@ _stored = st.tuples(
 
 
 @settings(max_examples=200)
-@given(st.lists(st.none() | _stored, max_size=10), st.integers(0, 2**52))
-def test_decode_rows_is_decode_row_with_expiry(stored: list[Any], now_us: int) -> None:
+@given(st.lists(st.none() | _stored, max_size=10), st.integers(0, 2**52), st.integers(1, 2**40))
+def test_decode_rows_is_decode_row_with_expiry_and_retention(stored: list[Any], now_us: int, retention: int) -> None:
     raws = [None if s is None else _row(s[0], s[1], s[2], 7, s[3]) for s in stored]
-    values, states = decode_rows(raws, now_us, 3)
+    values, states = decode_rows(raws, now_us, 3, retention)
     for i, (raw, state) in enumerate(zip(raws, states, strict=True)):
         row = [column[i] for column in values]
         if raw is None:
             assert (row, state) == ([None] * 3, NOT_FOUND)
         elif decode_row(raw).expired_at(now_us):
-            assert (row, state) == ([None] * 3, EXPIRED)
+            retained = now_us < decode_row(raw).valid_to + retention
+            assert (row, state) == ([None] * 3, EXPIRED if retained else NOT_FOUND)
         else:
             assert state == FOUND
             assert row == decode_row(raw).values
 
 
-def test_decode_rows_expires_at_valid_to_exactly() -> None:
-    raw = _row(10, -1, 100, 1, [1])
-    assert decode_rows([raw], 99, 1) == ([[1]], [FOUND])
-    assert decode_rows([raw], 100, 1) == ([[None]], [EXPIRED])
+def test_decode_rows_expires_at_valid_to_exactly_then_is_not_found_after_the_retention() -> None:
+    raw = _row(10, 1, 100, 1, [1])
+    assert decode_rows([raw], 99, 1, 50) == ([[1]], [FOUND])
+    assert decode_rows([raw], 100, 1, 50) == ([[None]], [EXPIRED])
+    assert decode_rows([raw], 149, 1, 50) == ([[None]], [EXPIRED])
+    assert decode_rows([raw], 150, 1, 50) == ([[None]], [NOT_FOUND])
+
+
+def test_a_tombstone_reads_as_not_found_among_rows() -> None:
+    raw = _row(10, 1, -1, 1, [1, 2])
+    assert decode_rows([tombstone(5, 6), raw, None], 10**15, 2, DAY) == (
+        [[None, 1, None], [None, 2, None]],
+        [NOT_FOUND, FOUND, NOT_FOUND],
+    )
 
 
 def test_decimal_values_are_exact_strings() -> None:
@@ -178,19 +186,19 @@ def test_decimal_values_are_exact_strings() -> None:
 
 
 def test_decode_rows_refuses_values_not_in_its_layout() -> None:
-    good = _row(10, -1, -1, 1, [1])
+    good = _row(10, 1, -1, 1, [1])
     with pytest.raises(ValueError, match="not a featurelayer row"):
-        decode_rows([good + encode_values([2]), good], 0, 1)  # two rows in one value: never shifted onto others
+        decode_rows([good + encode_values([2]), good], 0, 1, DAY)  # two rows in one value: never shifted onto others
     with pytest.raises(ValueError, match="not a featurelayer row"):
-        decode_rows([b"5", good], 0, 1)
+        decode_rows([b"5", good], 0, 1, DAY)
     with pytest.raises(ValueError, match="2 values where the view has 1"):
-        decode_rows([_row(10, -1, -1, 1, [1, 2])], 0, 1)
+        decode_rows([_row(10, 1, -1, 1, [1, 2])], 0, 1, DAY)
     with pytest.raises(ValueError, match="empty"):
-        decode_rows([good + good, b""], 0, 1)  # two rows in one key, none in the next: never shifted
+        decode_rows([good + good, b""], 0, 1, DAY)  # two rows in one key, none in the next: never shifted
     with pytest.raises(ValueError, match="not a featurelayer row"):
-        decode_rows([encode_values(["a string, not a row"])], 0, 1)
+        decode_rows([encode_values(["a string, not a row"])], 0, 1, DAY)
 
 
 def test_stored_rows_refuse_a_width_that_is_not_the_payloads() -> None:
     with pytest.raises(ValueError, match="hold 2 values, not the view's 1"):
-        stored_rows([1], [-1], [-1], 1, [encode_values([1, 2])], 1)
+        stored_rows([1], [-1], 1, 1, [encode_values([1, 2])], 1)

@@ -44,8 +44,15 @@ def test_online_equals_offline_at_the_same_instant(example: Path, online_url: st
                     assert (status is FieldStatus.PRESENT) == (value is not None)
             statuses = online.statuses["daily_transactions"]
             assert statuses[-1] is FieldStatus.NOT_FOUND
-            if at > END:
-                assert statuses.count(FieldStatus.EXPIRED) > 0  # expired online exactly when null offline
+            if at > END:  # null offline exactly where expired (within the 1-day retention) or not found online
+                assert statuses.count(FieldStatus.PRESENT) < len(users) - 1
+    # a day into the read instant's past is within the retention: expired, not "not found"
+    with _store(example, online_url, END + dt.timedelta(days=20)) as later:
+        statuses = later.get_online_features(FEATURES, [{"user_id": u} for u in users]).statuses["daily_transactions"]
+    with _store(example, online_url, END + dt.timedelta(days=20, hours=12)) as a_bit_later:
+        then = a_bit_later.get_online_features(FEATURES, [{"user_id": u} for u in users]).statuses["daily_transactions"]
+    newly_expired = [a is FieldStatus.PRESENT and b is not FieldStatus.PRESENT for a, b in zip(statuses, then, strict=True)]
+    assert all(then[i] is FieldStatus.EXPIRED for i, new in enumerate(newly_expired) if new)
 
 
 def test_value_types_and_statuses_round_trip(project_dir: Path, online_url: str) -> None:

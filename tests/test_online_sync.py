@@ -74,33 +74,45 @@ def test_racing_syncs_keep_the_newest(example: Path, online_url: str) -> None:
             assert online.to_arrow().column(name).equals(offline.column(name)), name
 
 
-def test_a_newer_row_written_meanwhile_survives_the_full_syncs_prune(online_url: str, tmp_path: Path) -> None:
-    """A full sync whose snapshot predates an incremental sync's write must neither undo nor prune it."""
+def test_the_write_rule_orders_by_snapshot_then_event_and_tombstones_keep_older_snapshots_out(
+    online_url: str, tmp_path: Path
+) -> None:
+    """The store-level rule (docs/online-store.md), step by step on one key, the same on both stores."""
     from featurelayer._online.base import WriteBatch
     from featurelayer._online.connect import open_online_store
 
     store = open_online_store(online_url, tmp_path / "online.sqlite")
     key = "fl:t:{[1]}:v:s"
 
-    def write(event: int, generation: int, value: int) -> int:
-        return store.write(
-            WriteBatch("v", [key], [event], [-1], [-1], [encode_values([value])], 1), generation, now_us=100
-        )
+    def write(snapshot: int, event: int, value: int, now: int) -> int:
+        batch = WriteBatch("v", [key], [event], [-1], [encode_values([value])], 1)
+        return store.write(batch, snapshot, now_us=now).stored
 
-    try:
-        assert write(10, 1, 1) == 1  # an earlier full sync
-        assert write(20, 0, 2) == 1  # an incremental sync: a newer row
-        assert write(10, 5, 1) == 0  # a full sync that read its rows before that: older, not stored
-        if online_url.startswith("redis"):  # (SQLite keeps the generation in a column, not in the value)
-            assert decode_row(store.read([key])[0] or b"").generation == 5  # ... but the row takes its generation
-        assert store.delete_older_generations("t", "v", 5, now_us=100) == 0
+    def stored() -> tuple[int, int, int, list[object]]:
         [raw] = store.read([key])
         assert raw is not None
-        assert (decode_row(raw).event, decode_row(raw).values) == (20, [2])
-        assert write(30, 2, 3) == 1  # a newer row from an incremental sync keeps the greater generation
-        assert store.delete_older_generations("t", "v", 5, now_us=100) == 0
-        if online_url.startswith("redis"):
-            assert decode_row(store.read([key])[0] or b"").generation == 5
+        row = decode_row(raw)
+        return row.snapshot, row.event, row.seen, row.values
+
+    try:
+        assert write(5, 20, 1, now=100) == 1
+        assert write(5, 10, 2, now=110) == 0  # same snapshot, an older row: refused ...
+        assert stored() == (5, 20, 110, [1])  # ... but the key was seen at 110
+        assert write(5, 20, 1, now=105) == 1  # the same row again: rewritten, seen stays at the later 110
+        assert stored() == (5, 20, 110, [1])
+        assert write(7, 10, 3, now=90) == 1  # a newer snapshot wins even with an older event: a rollback
+        assert stored() == (7, 10, 90, [3])
+        assert write(6, 30, 4, now=200) == 0  # an older snapshot never wins, even with a newer event
+        assert stored() == (7, 10, 90, [3])
+        # a full sync of snapshot 7 at 95 saw the key at 90 only: it removes it (a tombstone)
+        assert store.remove_unseen("t", "v", 7, now_us=95).removed == 1
+        assert store.read([key]) != [None]  # the tombstone is stored ...
+        assert store.read([key])[0] is not None and decode_row(store.read([key])[0] or b"").values == []
+        assert write(6, 40, 5, now=300) == 0  # ... and keeps an older snapshot from bringing the row back
+        assert write(7, 11, 6, now=301) == 1  # while the same snapshot's row, or a newer one's, replaces it
+        assert stored() == (7, 11, 301, [6])
+        assert store.remove_unseen("t", "v", 7, now_us=301).removed == 0  # seen at 301: stays
+        assert store.remove_unseen("t", "v", 8, now_us=1).removed == 1  # a newer snapshot never saw it
     finally:
         store.close()
 
@@ -153,8 +165,8 @@ def test_a_sync_after_a_change_of_definition_or_layout_is_full(example: Path, on
         else:
             with sqlite3.connect(online_url.removeprefix("sqlite://")) as connection:
                 for tag in tags:
-                    connection.execute("update online_rows set key = replace(key, ?, '00000000')", (tag,))
-                old_keys = [k for (k,) in connection.execute("select key from online_rows")]
+                    connection.execute("update online_rows_v2 set key = replace(key, ?, '00000000')", (tag,))
+                old_keys = [k for (k,) in connection.execute("select key from online_rows_v2")]
         assert old_keys and all(key.endswith(":00000000") for key in old_keys)
         assert store.get_online_features(FEATURES, [{"user_id": u} for u in users]).to_dict() != expected
     with _store(example, online_url, END + dt.timedelta(seconds=1)) as store:  # a later sync: another generation
@@ -184,7 +196,7 @@ def _snapshot(url: str) -> dict[str, bytes]:
     """Every stored row, raw, by key."""
     if url.startswith("sqlite:///"):
         with sqlite3.connect(url.removeprefix("sqlite://")) as connection:
-            return dict(connection.execute("select key, value from online_rows").fetchall())
+            return dict(connection.execute("select key, value from online_rows_v2").fetchall())
     client = redis.Redis.from_url(url)
     keys = list(client.scan_iter(match="fl:*{*"))
     return {k.decode(): v for k, v in zip(keys, client.mget(keys), strict=True)} if keys else {}
@@ -247,8 +259,9 @@ def test_sync_can_be_stopped_between_batches(example: Path, online_url: str) -> 
         assert report.interrupted and len(seen) in (3, 4, 5)
         assert report.rows == seen[-1] < 1_000
         assert "interrupted" in report.summary()
-        # the watermarks did not advance: only the mark that a sync of the view began
-        assert set(store.online_store.get_meta(store.registry.project_name, "user_activity")) == {"sync_started"}
+        # the watermarks did not advance: only the mark that a sync of the view began, and its row count
+        meta = store.online_store.get_meta(store.registry.project_name, "user_activity")
+        assert set(meta) == {"sync_started", "rows"} and int(meta["rows"]) == report.rows
 
 
 def test_expired_rows_stay_expired_then_go_after_the_retention(project_dir: Path, tmp_path: Path) -> None:

@@ -14,8 +14,8 @@
     entity_keys, timestamp, created_timestamp, ttl: override the model's
       `config.meta.feature_layer`; normally left out.
 
-  Output: every column of `source`, plus `valid_from` (= the event timestamp)
-  and `valid_to` (exclusive). A row that is current has
+  Output: every column of `source`, plus `valid_from` (= the event timestamp),
+  `valid_to` (exclusive) and `_fl_snapshot`, the build's version (see below). A row that is current has
   valid_to = feature_layer.open_valid_to(), a far-future sentinel rather than
   NULL: range joins (DuckDB's IEJoin, most warehouses' interval joins) need a
   non-null bound, and analysts can write the range test without coalesce.
@@ -29,6 +29,16 @@
   (get_historical_features(as_known_at_time=True)) can still find it. Rows
   that tie on every ordering column (exact duplicates) are dropped, so
   duplicates disappear without a DISTINCT over every column.
+
+  `_fl_snapshot` stamps every row with the instant of the build that wrote
+  it (µs since the epoch, a bigint), kept increasing across builds of the
+  model as greatest(now, previous max + 1) even when clocks step back. A sync
+  reads max(_fl_snapshot) in the same transaction as its rows: that is the
+  version of what it read, and the online store orders writes by it, so a
+  rebuild that removed or corrected rows (a rollback) replaces what an earlier
+  build's sync wrote, and a slow sync of an older build never overwrites a
+  newer one's (docs/online-store.md). Restoring an older copy of the table
+  without a rebuild moves the version back: rebuild instead.
 
   >>> -- models/features/user_activity.sql
   >>> with daily as (...)
@@ -75,9 +85,51 @@ from (
             {%- else %}
             else {{ next_valid_to }}
             {%- endif %}
-        end as valid_to
+        end as valid_to,
+        {{ feature_layer._snapshot_version() }} as _fl_snapshot
     from {{ source }} as fl_source
     where {{ ts }} is not null
 ) as fl_intervals
 where valid_to is not null
 {% endmacro %}
+
+
+{#
+  The build's version for `_fl_snapshot`: now in µs, and above every version
+  the model's table already holds, so versions only grow from build to build.
+  A unit test (no table of its own) gets the plain instant.
+#}
+{% macro _snapshot_version() %}
+  {%- set previous = none -%}
+  {%- if execute and this is defined and model is defined and model.tested_node_unique_id is not defined -%}
+    {%- set existing = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
+    {%- if existing is not none -%}
+      {%- set names = adapter.get_columns_in_relation(existing) | map(attribute='name') | map('lower') | list -%}
+      {%- if '_fl_snapshot' in names -%}{%- set previous = existing -%}{%- endif -%}
+    {%- endif -%}
+  {%- endif -%}
+  {%- if previous is none -%}
+    {{ return(feature_layer._now_micros()) }}
+  {%- else -%}
+    {{ return('greatest(' ~ feature_layer._now_micros() ~ ', (select coalesce(max(_fl_snapshot), 0) + 1 from ' ~ previous ~ '))') }}
+  {%- endif -%}
+{% endmacro %}
+
+
+{#
+  The current transaction's start in µs since the epoch, as a bigint: one value
+  for every row of a build (current_timestamp is fixed per transaction in
+  DuckDB and PostgreSQL).
+#}
+{% macro _now_micros() %}
+  {{ return(adapter.dispatch('_now_micros', 'feature_layer')()) }}
+{% endmacro %}
+
+{% macro default___now_micros() -%}
+  cast(extract(epoch from current_timestamp) * 1000000 as bigint)
+{%- endmacro %}
+
+{# DuckDB has an exact integer function; extract(epoch) is a double there. #}
+{% macro duckdb___now_micros() -%}
+  epoch_us(current_timestamp)
+{%- endmacro %}

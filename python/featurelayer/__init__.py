@@ -22,6 +22,7 @@ from ._errors import (
     ManifestError,
     OnlineStoreError,
     ProjectError,
+    RemovalGuardError,
     ValidationError,
 )
 from ._online.response import FieldStatus, OnlineResponse
@@ -54,6 +55,7 @@ __all__ = [
     "Project",
     "ProjectError",
     "Registry",
+    "RemovalGuardError",
     "RequestSource",
     "RetrievalJob",
     "SyncReport",

@@ -8,6 +8,7 @@
     ├── DefinitionError         a model's feature_layer meta is incomplete or wrong
     ├── DbtRunError             a dbt command failed
     ├── OnlineStoreError        the online store (Redis, SQLite) is unreachable or failed
+    ├── RemovalGuardError       a full sync would remove too many online rows: it removed none
     └── ValidationError         a caller passed something unusable (bad ttl, ...)
 
 Every message says what was wrong and how to fix it; ``suggest`` adds the
@@ -26,6 +27,7 @@ __all__ = [
     "ManifestError",
     "OnlineStoreError",
     "ProjectError",
+    "RemovalGuardError",
     "ValidationError",
     "suggest",
 ]
@@ -45,6 +47,19 @@ class ManifestError(ProjectError):
 
 class DefinitionError(FeatureLayerError):
     """A feature view's declaration in the model YAML is incomplete or wrong."""
+
+
+class RemovalGuardError(FeatureLayerError):
+    """A full sync stopped before its removal pass: it would have removed more than allowed.
+
+    Every view was still synced (rows written, watermarks advanced); only the
+    removals of the views named in the message were skipped. ``report`` is the
+    sync's ``SyncReport``.
+    """
+
+    def __init__(self, message: str, report: object = None) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 class DbtRunError(FeatureLayerError):

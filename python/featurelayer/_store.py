@@ -131,18 +131,26 @@ class FeatureStore:
         *,
         full: bool = False,
         batch_rows: int = 5_000,
+        allow_removals: bool = False,
         progress: Callable[[str, int], None] | None = None,
         stop: threading.Event | None = None,
     ) -> SyncReport:
-        """Copies the rows valid now into the online store (see ``featurelayer sync``).
+        """Copies each entity's latest rows into the online store (see ``featurelayer sync``).
 
         Args:
             views: names of the feature views to sync (default: all).
-            full: rewrite every current row and remove entities no longer valid;
-                default is incremental from the per-view watermark.
+            full: rewrite every entity's row and remove entities no longer in the
+                warehouse; default is incremental from the per-view watermark.
             batch_rows: rows per streamed read batch and pipelined write.
+            allow_removals: let a full sync remove more than a view's allowed
+                share of its online rows (``max_removal_share``, default 50%),
+                or every row when its table is empty.
             progress: called with (view, rows so far) after each batch.
             stop: set it to stop cleanly after the current batch.
+
+        Raises:
+            RemovalGuardError: the guard kept a view's removals from running (its
+                rows were still written); the error's ``report`` is the sync's.
         """
         chosen = [self.registry.feature_view(v) for v in views] if views else list(self.registry.feature_views.values())
         return sync_views(
@@ -153,6 +161,7 @@ class FeatureStore:
             now=self.clock(),
             full=full,
             batch_rows=batch_rows,
+            allow_removals=allow_removals,
             progress=progress,
             stop=stop,
         )
@@ -234,8 +243,11 @@ class FeatureStore:
         """
         request = resolve_request(self.registry, features, full_feature_names=full_feature_names)
         if isinstance(entity_df, str):
-            return RetrievalJob.from_sql(self._open_offline, self._dialect, entity_df, request, as_known_at_time)
-        return RetrievalJob.from_rows(self._open_offline, self._dialect, entity_df, request, as_known_at_time)
+            job = RetrievalJob.from_sql(self._open_offline, self._dialect, entity_df, request, as_known_at_time)
+        else:
+            job = RetrievalJob.from_rows(self._open_offline, self._dialect, entity_df, request, as_known_at_time)
+        job.protected = self._feature_tables
+        return job
 
     def get_features_as_of(
         self, features: Sequence[str] | str, timestamp: dt.datetime, *, full_feature_names: bool = False
@@ -246,7 +258,14 @@ class FeatureStore:
         requested view; the views must share their join keys.
         """
         request = resolve_request(self.registry, features, full_feature_names=full_feature_names)
-        return RetrievalJob.as_of(self._open_offline, self._dialect, request, timestamp)
+        job = RetrievalJob.as_of(self._open_offline, self._dialect, request, timestamp)
+        job.protected = self._feature_tables
+        return job
+
+    @property
+    def _feature_tables(self) -> frozenset[tuple[str, str]]:
+        """(schema, table) of every feature view, lower case: what ``to_table`` must not replace."""
+        return frozenset((v.schema.lower(), v.identifier.lower()) for v in self.registry.feature_views.values())
 
     def _open_offline(self) -> OfflineStore:
         return self.offline_store

@@ -21,7 +21,7 @@ from .._errors import ValidationError
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["OfflineStore", "parse_query", "quoted_table"]
+__all__ = ["OfflineStore", "exists_error", "no_version_error", "parse_query", "quoted_table"]
 
 
 class OfflineStore(Protocol):
@@ -35,7 +35,10 @@ class OfflineStore(Protocol):
     def stream(
         self, query: exp.Expr, params: Sequence[Any] = (), batch_rows: int = 10_000
     ) -> Iterator[pa.RecordBatch]: ...
-    def create_table(self, name: str, query: exp.Expr, params: Sequence[Any] = ()) -> str: ...
+    def read_snapshot(
+        self, version: exp.Expr, query: exp.Expr, params: Sequence[Any] = (), batch_rows: int = 10_000
+    ) -> tuple[int | None, Iterator[pa.RecordBatch]]: ...
+    def create_table(self, name: str, query: exp.Expr, params: Sequence[Any] = (), *, replace: bool = False) -> str: ...
     def close(self) -> None: ...
 
 
@@ -57,3 +60,19 @@ def quoted_table(name: str, dialect: str) -> exp.Table:
     for part in table.parts:
         part.set("quoted", True)
     return table
+
+
+def no_version_error(version: exp.Expr, exc: Exception) -> str:
+    """The one line said when a feature table's version (``_fl_snapshot``) cannot be read."""
+    source = version.args["from"].sql()
+    return (
+        f"Cannot read the build version (_fl_snapshot) of {source}: {str(exc).strip().splitlines()[0]}. "
+        "Tables built before featurelayer 0.2 lack it: run `featurelayer build` to rebuild them."
+    )
+
+
+def exists_error(table: str) -> ValidationError:
+    """``to_table``'s refusal to overwrite a relation it was not told to replace."""
+    return ValidationError(
+        f"A table or view named {table} exists already; pass replace=True to overwrite it, or choose another name."
+    )

@@ -17,7 +17,7 @@ from sqlglot import exp
 
 from .._dbt.target import load_target
 from .._errors import ProjectError, ValidationError
-from .base import parse_query, quoted_table
+from .base import exists_error, no_version_error, parse_query, quoted_table
 
 if TYPE_CHECKING:
     import duckdb
@@ -100,9 +100,48 @@ class DuckDBOfflineStore:
         reader = self._connection.sql(query.sql(self.dialect), params=list(params) or None).to_arrow_reader(batch_rows)
         yield from reader
 
-    def create_table(self, name: str, query: exp.Expr, params: Sequence[Any] = ()) -> str:
-        """Writes the query's result into table ``name`` (replacing it); returns the quoted name."""
+    def read_snapshot(
+        self, version: exp.Expr, query: exp.Expr, params: Sequence[Any] = (), batch_rows: int = 10_000
+    ) -> tuple[int | None, Iterator[pa.RecordBatch]]:
+        """A version (one value) and the query's rows, both read in one transaction: one snapshot.
+
+        The batches must be consumed or closed: the transaction ends with them.
+        """
+        connection = self._connection
+        connection.begin()
+        try:
+            [row] = connection.execute(version.sql(self.dialect)).fetchall()
+        except Exception as exc:
+            connection.rollback()
+            raise ProjectError(no_version_error(version, exc)) from exc
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                yield from connection.sql(query.sql(self.dialect), params=list(params) or None).to_arrow_reader(
+                    batch_rows
+                )
+            finally:
+                connection.rollback()  # read only: nothing to keep
+
+        return (None if row[0] is None else int(row[0])), batches()
+
+    def create_table(self, name: str, query: exp.Expr, params: Sequence[Any] = (), *, replace: bool = False) -> str:
+        """Writes the query's result into a new table ``name``; returns the quoted name.
+
+        Raises:
+            ValidationError: a relation of that name exists and ``replace`` is not set.
+        """
         table = quoted_table(name, self.dialect)
+        if not replace and self._exists(table):
+            raise exists_error(table.sql(self.dialect))
         statement = exp.Create(this=table, kind="TABLE", expression=query, replace=True)
         self._connection.execute(statement.sql(self.dialect), list(params) or None)
         return table.sql(self.dialect)
+
+    def _exists(self, table: exp.Table) -> bool:
+        [(found,)] = self._connection.execute(
+            "select count(*) from information_schema.tables"
+            " where table_name = ? and table_schema = coalesce(?, current_schema())",
+            [table.name, table.db or None],
+        ).fetchall()
+        return bool(found)

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from .._errors import ValidationError
-from .base import parse_query, quoted_table
+from .._errors import ProjectError, ValidationError
+from .base import exists_error, no_version_error, parse_query, quoted_table
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -139,15 +139,66 @@ class PostgresOfflineStore:
         finally:
             self._connection.autocommit = True
 
-    def create_table(self, name: str, query: exp.Expr, params: Sequence[Any] = ()) -> str:
-        """Writes the query's result into table ``name`` (replacing it); returns the quoted name."""
+    def read_snapshot(
+        self, version: exp.Expr, query: exp.Expr, params: Sequence[Any] = (), batch_rows: int = 10_000
+    ) -> tuple[int | None, Iterator[pa.RecordBatch]]:
+        """A version (one value) and the query's rows, read in one REPEATABLE READ, READ ONLY transaction.
+
+        The first statement locks the table against a dbt swap until the
+        transaction ends, and both statements see one snapshot. The batches
+        must be consumed or closed: the transaction ends with them.
+        """
+        import psycopg2
+        import pyarrow as pa
+
+        connection = self._connection
+        connection.autocommit = False
+        connection.set_session(isolation_level="REPEATABLE READ", readonly=True)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(version.sql(self.dialect))
+                row = cursor.fetchone()
+        except psycopg2.Error as exc:
+            self._end_snapshot()
+            raise ProjectError(no_version_error(version, exc)) from exc
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                with connection.cursor(name=f"fl_sync_{uuid.uuid4().hex}") as cursor:
+                    cursor.itersize = batch_rows
+                    cursor.execute(query.sql(self.dialect), list(params) or None)
+                    names: list[str] | None = None
+                    while rows := cursor.fetchmany(batch_rows):
+                        names = names or [column.name for column in cursor.description]
+                        yield pa.RecordBatch.from_pydict({n: [row[i] for row in rows] for i, n in enumerate(names)})
+            finally:
+                self._end_snapshot()
+
+        return (None if row is None or row[0] is None else int(row[0])), batches()
+
+    def _end_snapshot(self) -> None:
+        self._connection.rollback()
+        self._connection.set_session(isolation_level="DEFAULT", readonly="DEFAULT")
+        self._connection.autocommit = True
+
+    def create_table(self, name: str, query: exp.Expr, params: Sequence[Any] = (), *, replace: bool = False) -> str:
+        """Writes the query's result into a new table ``name``; returns the quoted name.
+
+        Raises:
+            ValidationError: a relation of that name exists and ``replace`` is not set.
+        """
         table = quoted_table(name, self.dialect)
         drop = exp.Drop(tables=[table.copy()], kind="TABLE", exists=True)
         create = exp.Create(this=table, kind="TABLE", expression=query)
         self._connection.autocommit = False
         try:
             with self._connection.cursor() as cursor:
-                cursor.execute(drop.sql(self.dialect))
+                cursor.execute("select to_regclass(%s) is not null", [table.sql(self.dialect)])
+                found = cursor.fetchone()
+                if found and found[0]:
+                    if not replace:
+                        raise exists_error(table.sql(self.dialect))
+                    cursor.execute(drop.sql(self.dialect))
                 cursor.execute(create.sql(self.dialect), list(params) or None)
             self._connection.commit()
         except Exception:

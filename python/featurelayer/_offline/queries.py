@@ -3,7 +3,7 @@
 The dbt macro ``valid_intervals`` gives every row ``valid_from``/``valid_to``,
 so "the row in force at t" is the range test ``valid_at`` builds, and nothing
 else: training retrieval (the point-in-time join below), the rows an online
-sync copies (``current_rows_query``), every entity's row at one instant
+sync copies (``sync_rows_query``), every entity's row at one instant
 (``as_of_entities``) and a person's lookup (``as_of_query``) all use it.
 Values are bound as placeholders, never formatted into SQL.
 
@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
+from .._registry.views import SNAPSHOT_COLUMN
 from .._transforms.definitions import SqlTransform, input_name
 from .._transforms.to_sql import compile_sql
 from .entity_rows import ROW_ID, TIMESTAMP
@@ -52,7 +53,16 @@ if TYPE_CHECKING:
     from .._registry.views import FeatureView
     from .._transforms.bound import BoundTransform
 
-__all__ = ["as_of_entities", "as_of_query", "current_rows_query", "point_in_time_query", "valid_at", "view_table"]
+__all__ = [
+    "as_of_entities",
+    "as_of_query",
+    "point_in_time_query",
+    "snapshot_query",
+    "sync_rows_params",
+    "sync_rows_query",
+    "valid_at",
+    "view_table",
+]
 
 ENTITY_ALIAS = "fl_entity"
 
@@ -196,26 +206,85 @@ def _known_at_time_join(entity: exp.Expr, view: FeatureView, alias: str) -> tupl
     return table, on
 
 
-def current_rows_query(view: FeatureView, incremental: bool) -> exp.Select:
-    """The rows valid at ``?`` (bound twice), optionally only those new since a watermark: what a sync copies.
+def sync_rows_query(view: FeatureView, incremental: bool) -> exp.Query:
+    """What a sync copies: each entity's latest row at ``now``, if its validity has not ended
+    longer ago than the online store's retention.
 
-    Incremental adds ``created > ? or valid_from > ?`` (arrived since, or became valid since).
+    That is the row valid at ``now``, or, where none is, the entity's last row
+    before ``now`` when its ``valid_to`` lies within the retention (its ttl ran
+    out and no later row started): online it reads as *expired* exactly as long
+    as the store keeps it, whatever the history of syncs. A view without a ttl
+    has no such rows (a row ends only where the next one starts).
+
+    Placeholders, in order: ``now`` twice, then (with a ttl) ``now - retention``,
+    ``now``, ``now - retention``, ``now``; then, when ``incremental``, the
+    created watermark and the last sync's instant (rows arrived since, or
+    that became valid since) for each part. ``sync_rows_params`` lays them out.
     """
     columns = [*view.join_keys, *(f.name for f in view.features), "valid_from", "valid_to"]
     if view.created_timestamp:
         columns.append(view.created_timestamp)
-    condition = valid_at(exp.Placeholder())
-    if incremental and view.created_timestamp:
-        since = exp.or_(
-            exp.column(view.created_timestamp, quoted=True) > exp.Placeholder(),
-            exp.column("valid_from", quoted=True) > exp.Placeholder(),
+    columns = list(dict.fromkeys(columns))
+
+    def since() -> list[exp.Expr]:
+        if not (incremental and view.created_timestamp):
+            return []
+        return [
+            exp.paren(
+                exp.or_(
+                    exp.column(view.created_timestamp, table="fl_r", quoted=True) > exp.Placeholder(),
+                    exp.column("valid_from", table="fl_r", quoted=True) > exp.Placeholder(),
+                )
+            )
+        ]
+
+    def select(*conditions: exp.Expr) -> exp.Select:
+        return (
+            exp.select(*(exp.column(c, table="fl_r", quoted=True) for c in columns))
+            .from_(view_table(view, "fl_r"))
+            .where(exp.and_(*conditions, *since()))
         )
-        condition = exp.and_(condition, exp.paren(since))
-    return (
-        exp.select(*(exp.column(c, quoted=True) for c in dict.fromkeys(columns)))
-        .from_(view_table(view))
-        .where(condition)
+
+    valid_now = select(valid_at(exp.Placeholder(), table="fl_r"))
+    if view.ttl_seconds is None:
+        return valid_now
+    row = {c: exp.column(c, table="fl_r", quoted=True) for c in ("valid_from", "valid_to")}
+    later_start = exp.column("valid_from", table="fl_s", quoted=True)
+    later = (
+        exp.select(exp.Literal.number(1))
+        .from_(view_table(view, "fl_s"))
+        .where(
+            exp.and_(
+                *_key_condition(view, "fl_s", "fl_r"),
+                later_start > exp.Placeholder(),
+                later_start.copy() <= exp.Placeholder(),
+                later_start.copy() >= row["valid_to"].copy(),
+            )
+        )
     )
+    expired = select(
+        row["valid_from"] < row["valid_to"],
+        row["valid_to"].copy() > exp.Placeholder(),
+        row["valid_to"].copy() <= exp.Placeholder(),
+        exp.not_(exp.Exists(this=later)),
+    )
+    return exp.union(valid_now, expired, distinct=False)
+
+
+def sync_rows_params(
+    view: FeatureView, now: object, retention: object, since: tuple[object, object] | None
+) -> list[object]:
+    """The values of ``sync_rows_query``'s placeholders, in order (``now - retention`` given as ``retention``)."""
+    extra = list(since) if since is not None and view.created_timestamp else []
+    params = [now, now, *extra]
+    if view.ttl_seconds is not None:
+        params += [retention, now, retention, now, *extra]
+    return params
+
+
+def snapshot_query(view: FeatureView) -> exp.Select:
+    """The version of the view's table: the greatest ``_fl_snapshot`` (NULL when it is empty)."""
+    return exp.select(exp.func("max", exp.column(SNAPSHOT_COLUMN, quoted=True))).from_(view_table(view))
 
 
 def as_of_query(view: FeatureView, key_names: Sequence[str]) -> exp.Select:

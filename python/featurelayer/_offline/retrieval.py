@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+import sqlglot
 from sqlglot import exp
 
 from .._errors import ValidationError
@@ -44,6 +45,8 @@ class RetrievalJob:
         sql_entity: entity rows as a query: the subquery, the caller's columns
             to pass through, and its bound parameters.
         as_known_at_time: see ``FeatureStore.get_historical_features``.
+        protected: (schema, table) of every feature view, lower case:
+            ``to_table`` never writes over one.
     """
 
     def __init__(
@@ -54,8 +57,10 @@ class RetrievalJob:
         rows: EntityRows | None,
         sql_entity: tuple[exp.Expr, list[str], list[Any]] | None,
         as_known_at_time: bool,
+        protected: frozenset[tuple[str, str]] = frozenset(),
     ) -> None:
         self._offline = offline
+        self.protected = protected
         self._dialect = dialect
         self._request = request
         self._rows = rows
@@ -197,10 +202,18 @@ class RetrievalJob:
 
     to_df = to_pandas
 
-    def to_table(self, name: str) -> str:
-        """Writes the training data into warehouse table ``name`` (replaced); returns its quoted name.
+    def to_table(self, name: str, *, replace: bool = False) -> str:
+        """Writes the training data into a new warehouse table ``name``; returns its quoted name.
 
         With a SQL entity_df the rows never pass through Python.
+
+        Args:
+            name: ``table`` or ``schema.table``.
+            replace: overwrite an existing table of that name (never a feature view's).
+
+        Raises:
+            ValidationError: ``name`` is a feature view's table, or exists and
+                ``replace`` is not set, or the request has Python transforms.
         """
         python = [b.transform.name for b in self._request.transforms if not isinstance(b.transform, SqlTransform)]
         if python:
@@ -208,16 +221,31 @@ class RetrievalJob:
                 f"to_table cannot run the Python transform(s) {python} in the warehouse; use to_arrow() or "
                 "to_pandas(), or write them as SQL-expression transforms."
             )
+        self._refuse_feature_table(name)
         offline = self._offline()
         if self._sql_entity is not None:
             entity, _, params = self._sql_entity
-            return offline.create_table(name, self._query(entity, for_table=True), params)
+            return offline.create_table(name, self._query(entity, for_table=True), params, replace=replace)
         assert self._rows is not None and self._rows.original is not None
         full = self._rows.original.append_column(ROW_ID, self._rows.keys.column(ROW_ID)).append_column(
             TIMESTAMP, self._rows.keys.column(TIMESTAMP)
         )
         with offline.registered(full) as entity:
-            return offline.create_table(name, self._query(entity, for_table=True))
+            return offline.create_table(name, self._query(entity, for_table=True), replace=replace)
+
+    def _refuse_feature_table(self, name: str) -> None:
+        try:
+            table = exp.to_table(name, dialect=self._dialect)
+        except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as exc:
+            raise ValidationError(
+                f"to_table: {name!r} is not a table name ({exc}); use `table` or `schema.table`."
+            ) from None
+        schema, identifier = table.db.lower(), table.name.lower()
+        if any(identifier == t and (not schema or schema == s) for s, t in self.protected):
+            raise ValidationError(
+                f"to_table: {name!r} is a feature view's table; writing training data there would replace the "
+                "view's rows. Choose another name, such as 'training_" + table.name + "'."
+            )
 
     def _finish(self, table: pa.Table, entity_columns: Sequence[str]) -> pa.Table:
         """Python transforms run; every output in its declared type; columns in request order."""

@@ -1,11 +1,15 @@
 """What every online store offers (docs/online-store.md), the write batch they take, and URL redaction.
 
-Both stores keep the same contract:
+Both stores keep the same contract, the write rule of docs/online-store.md:
 
-- ``write`` stores rows atomically per key and never replaces a row with an
-  older one: the stored (event, created) pair is compared inside the store
-  (a Lua script in Redis, a conditional upsert in SQLite), so re-running a
-  sync is idempotent and racing syncs cannot go backwards;
+- ``write`` stores each row atomically per key, ordered by (snapshot, event):
+  a row read from a newer warehouse snapshot replaces what an older one wrote
+  (rollbacks and retractions propagate), within one snapshot the row valid
+  later wins, and a row from an older snapshot never replaces a newer one's;
+  every row sent raises the key's ``seen`` to (snapshot, now), stored or not;
+- ``remove_unseen`` (a full sync's removal pass) turns each key of a view
+  whose (snapshot, seen) is older than the full sync's into a tombstone that
+  reads as not found and that an older snapshot cannot overwrite;
 - ``read`` fetches any number of keys in one round trip (MGET);
 - a crash between writes leaves every key either old or new.
 """
@@ -17,23 +21,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["OnlineStore", "WriteBatch", "redact"]
+__all__ = ["OnlineStore", "Removal", "WriteBatch", "Written", "redact"]
 
 
 @dataclass(frozen=True)
 class WriteBatch:
     """Rows of one view to store, column by column (no object per row: the sync writes millions).
 
-    ``events``, ``createds`` and ``valid_tos`` are µs since the epoch; a
-    created of -1 means the view has none, a valid_to of -1 that the row is
-    open-ended. ``payloads`` are the rows' packed values (``encode_columns``),
-    ``width`` values each: the view's features.
+    ``events`` and ``valid_tos`` are µs since the epoch; a valid_to of -1 means
+    the row is open-ended. ``payloads`` are the rows' packed values
+    (``encode_columns``), ``width`` values each: the view's features.
     """
 
     view: str
     keys: list[str]
     events: list[int]
-    createds: list[int]
     valid_tos: list[int]
     payloads: list[bytes]
     width: int
@@ -42,15 +44,43 @@ class WriteBatch:
         return len(self.keys)
 
 
+@dataclass(frozen=True)
+class Written:
+    """What one write did: rows stored (not refused as older), and keys that held no row before."""
+
+    stored: int = 0
+    created: int = 0
+
+
+@dataclass(frozen=True)
+class Removal:
+    """What a removal pass found among a view's keys.
+
+    ``removed``: rows still in force, or expired within the retention, that
+    the full sync's snapshot no longer has (retractions: what the guard
+    counts); ``aged``: rows whose retention had passed (cleanup); ``live``:
+    rows left after the pass. A dry run counts without changing anything.
+    """
+
+    removed: int = 0
+    aged: int = 0
+    live: int = 0
+
+
 class OnlineStore(Protocol):
     #: write batches a sync may have in flight at once
     concurrent_writes: int
+    #: how long a row stays readable as expired after its valid_to (µs)
+    retention_us: int
 
-    def write(self, batch: WriteBatch, generation: int, now_us: int) -> int: ...
+    def write(self, batch: WriteBatch, snapshot: int, now_us: int) -> Written: ...
     def read(self, keys: Sequence[str]) -> list[bytes | None]: ...
-    def delete_older_generations(self, project: str, view: str, generation: int, now_us: int) -> int: ...
+    def remove_unseen(
+        self, project: str, view: str, snapshot: int, now_us: int, *, dry_run: bool = False
+    ) -> Removal: ...
     def get_meta(self, project: str, view: str) -> dict[str, str]: ...
     def set_meta(self, project: str, view: str, values: dict[str, str]) -> None: ...
+    def add_to_meta(self, project: str, view: str, field: str, amount: int) -> None: ...
     def ping(self) -> None: ...
     def close(self) -> None: ...
 

@@ -2,19 +2,26 @@
 
 A stored row is one MessagePack array::
 
-    [valid_to µs or -1, event µs, created µs or -1, generation, value, value, ...]
+    [valid_to µs or -1, event µs, snapshot, seen µs, value, value, ...]
 
+``snapshot`` is the warehouse version the sync read (``max(_fl_snapshot)``
+of the feature table, read with the rows) and ``seen`` the instant of the
+last sync of that snapshot that wrote or confirmed the row: the store orders
+writes by (snapshot, event) and a full sync's removal pass by (snapshot,
+seen), inside its atomic write (docs/online-store.md, "The write rule").
 The four header fields are always 64-bit integers (``0xd3`` and 8 bytes, big
 endian) behind a 3-byte array header, so they sit at fixed byte offsets: the
-store's atomic write compares (event, created) and rewrites the generation
-with byte slices, without decoding values, and the reader tells *expired*
-(valid_to has passed) from *not found*. Values are MessagePack with
-timestamps as integer microseconds, dates as days and decimals as strings;
-they are turned back into the view's declared Arrow types on read, so float32
-stays float32 and timestamps stay timestamps. A read decodes all the rows of
-a request in one C-level call (``decode_rows``): binary floats are not parsed
-from text, which was most of an online read's time at 100 entity rows when
-rows were JSON.
+store's scripts compare and rewrite them with byte slices, without decoding
+values, and the reader tells *expired* (valid_to has passed, within the
+store's retention) from *not found*. A removed key is a *tombstone*, the
+header alone with valid_to 0 (read as not found), kept for a while so that a
+slower sync of an older snapshot cannot bring the row back. Values are
+MessagePack with timestamps as integer microseconds, dates as days and
+decimals as strings; they are turned back into the view's declared Arrow
+types on read, so float32 stays float32 and timestamps stay timestamps. A
+read decodes all the rows of a request in one C-level call (``decode_rows``):
+binary floats are not parsed from text, which was most of an online read's
+time at 100 entity rows when rows were JSON.
 
 Keys are ``fl:<project>:{<JSON array of join key values>}:<view>:<schema>``:
 the braces are a Redis Cluster hash tag, so all views of one entity share a
@@ -49,6 +56,8 @@ if TYPE_CHECKING:
 __all__ = [
     "FIELD_AT",
     "NO_VALUE",
+    "TOMBSTONE_EVENT",
+    "TOMBSTONE_VALID_TO",
     "VALUES_AT",
     "StoredRow",
     "decode_column",
@@ -60,6 +69,7 @@ __all__ = [
     "entity_keys",
     "schema_tag",
     "stored_rows",
+    "tombstone",
     "view_schema_tag",
 ]
 
@@ -70,14 +80,14 @@ def schema_tag(features: Iterable[tuple[str, str]]) -> str:
     """A short hash of a view's (feature name, Arrow type) pairs.
 
     >>> schema_tag([("plan", "string")])
-    '063acb3a'
+    '9c9f1861'
     """
     text = ";".join([_LAYOUT, *(f"{name}={kind}" for name, kind in features)])
     return hashlib.sha1(text.encode()).hexdigest()[:8]
 
 
 #: the stored row layout's version, part of every schema tag: rows of another layout are never read
-_LAYOUT = "msgpack-1"
+_LAYOUT = "msgpack-2"
 
 
 def view_schema_tag(view: FeatureView) -> str:
@@ -184,7 +194,10 @@ def _packed(column: pa.Array) -> list[bytes]:
 
 #: a stored row's header: MessagePack array16 of (4 + features) items, then four int64s
 _HEADER = struct.Struct(">BHBqBqBqBq")
-_HEADER_FIELDS = ("valid_to", "event", "created", "generation")
+_HEADER_FIELDS = ("valid_to", "event", "snapshot", "seen")
+#: a tombstone's valid_to (long past, so it reads as not found whatever the retention) and
+#: event (before any other: any row of the same snapshot replaces it)
+TOMBSTONE_VALID_TO, TOMBSTONE_EVENT = 0, -(2**63)
 #: Where each header field's 8 bytes start, counted from 1 as Lua's string.byte and
 #: string.sub count: the stores' scripts compare and move fields by these positions
 #: without decoding a row. Each field's 0xd3 marker is the byte before it.
@@ -201,9 +214,9 @@ def _count_values(payload: bytes) -> int:
 
 def stored_rows(
     events: Sequence[int],
-    createds: Sequence[int],
     valid_tos: Sequence[int],
-    generation: int,
+    snapshot: int,
+    seen: int,
     payloads: Sequence[bytes],
     width: int,
 ) -> list[bytes]:
@@ -215,17 +228,26 @@ def stored_rows(
         raise ValueError(f"payloads hold {held} values, not the view's {width}")
     pack, count = _HEADER.pack, 4 + width
     return [
-        pack(0xDC, count, 0xD3, x, 0xD3, e, 0xD3, c, 0xD3, generation) + p
-        for e, c, x, p in zip(events, createds, valid_tos, payloads, strict=True)
+        pack(0xDC, count, 0xD3, x, 0xD3, e, 0xD3, snapshot, 0xD3, seen) + p
+        for e, x, p in zip(events, valid_tos, payloads, strict=True)
     ]
+
+
+def tombstone(snapshot: int, seen: int) -> bytes:
+    """What a removed key holds: the header alone, read as not found, ordered like any row.
+
+    >>> decode_row(tombstone(7, 9))
+    StoredRow(event=-9223372036854775808, snapshot=7, valid_to=0, seen=9, values=[])
+    """
+    return _HEADER.pack(0xDC, 4, 0xD3, TOMBSTONE_VALID_TO, 0xD3, TOMBSTONE_EVENT, 0xD3, snapshot, 0xD3, seen)
 
 
 @dataclass(frozen=True)
 class StoredRow:
     event: int
-    created: int
+    snapshot: int
     valid_to: int  # NO_VALUE when open-ended
-    generation: int
+    seen: int
     values: list[Any]
 
     def expired_at(self, now_us: int) -> bool:
@@ -234,20 +256,25 @@ class StoredRow:
 
 def decode_row(raw: bytes) -> StoredRow:
     """One stored row, whole (tests and tools; reads use ``decode_rows``)."""
-    valid_to, event, created, generation, *values = msgpack.unpackb(raw)
-    return StoredRow(event, created, valid_to, generation, values)
+    valid_to, event, snapshot, seen, *values = msgpack.unpackb(raw)
+    return StoredRow(event, snapshot, valid_to, seen, values)
 
 
 #: decode_rows' states of a key: a row in force, no row, a row whose validity has ended
 FOUND, NOT_FOUND, EXPIRED = 0, 1, 2
 
 
-def decode_rows(raws: Sequence[bytes | None], now_us: int, width: int) -> tuple[list[list[Any]], list[int]]:
+def decode_rows(
+    raws: Sequence[bytes | None], now_us: int, width: int, retention_us: int
+) -> tuple[list[list[Any]], list[int]]:
     """Many stored rows of one view at ``now_us`` as one list of values per feature, and each key's state.
 
     The read hot path: all the rows are unpacked as one MessagePack array in
     one C-level call (None where a key has no row), then transposed with
-    ``zip``. Values of rows not in force are None.
+    ``zip``. Values of rows not in force are None. A row whose validity ended
+    is *expired* for ``retention_us`` after its valid_to, then *not found*,
+    whether or not the store has dropped it yet (tombstones included), so a
+    status never depends on when the store cleaned up.
     """
     n = len(raws)
     if not n:
@@ -258,7 +285,14 @@ def decode_rows(raws: Sequence[bytes | None], now_us: int, width: int) -> tuple[
     try:  # a value of another shape fails here, or leaves bytes over: never shift rows onto others
         rows: list[Any] = msgpack.unpackb(b"\xdd" + n.to_bytes(4, "big") + body)
         states = [
-            NOT_FOUND if row is None else FOUND if (x := row[0]) == NO_VALUE or now_us < x else EXPIRED for row in rows
+            NOT_FOUND
+            if row is None
+            else FOUND
+            if (x := row[0]) == NO_VALUE or now_us < x
+            else EXPIRED
+            if now_us < x + retention_us
+            else NOT_FOUND
+            for row in rows
         ]
     except (ValueError, TypeError, IndexError, KeyError) as exc:
         raise ValueError(f"a stored value is not a featurelayer row of this layout: {exc}") from exc

@@ -126,7 +126,7 @@ def read_online(
         keys.extend(entity_keys(project, source, typed, schema))
     raw = online.read(keys)
 
-    now_us = micros(now)
+    now_us, retention_us = micros(now), online.retention_us
     out = dict(columns)
     for name, values in (request_data or {}).items():
         if len(values) != n:
@@ -137,7 +137,7 @@ def read_online(
     for view in views:
         start = offsets[view.name]
         try:
-            by_feature, states = decode_rows(raw[start : start + n], now_us, len(view.features))
+            by_feature, states = decode_rows(raw[start : start + n], now_us, len(view.features), retention_us)
         except ValueError as exc:  # written by hand or by something else: nothing is guessed from it
             raise OnlineStoreError(
                 f"The online store holds a value under feature view '{view.stored_name}' that is not a featurelayer "

@@ -17,8 +17,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .._errors import OnlineStoreError
-from .base import WriteBatch, redact
-from .codec import FIELD_AT, VALUES_AT, stored_rows
+from .base import Removal, WriteBatch, Written, redact
+from .codec import FIELD_AT, TOMBSTONE_EVENT, TOMBSTONE_VALID_TO, VALUES_AT, stored_rows, tombstone
 
 if TYPE_CHECKING:
     from redis.commands.core import Script
@@ -30,16 +30,19 @@ __all__ = ["RedisOnlineStore"]
 _LAYOUT = {
     "valid_to": FIELD_AT["valid_to"],
     "event": FIELD_AT["event"],
-    "created": FIELD_AT["created"],
-    "gen": FIELD_AT["generation"],
-    "gen_end": FIELD_AT["generation"] + 7,
-    "before_gen": FIELD_AT["generation"] - 1,
+    "snapshot": FIELD_AT["snapshot"],
+    "seen": FIELD_AT["seen"],
+    "seen_end": FIELD_AT["seen"] + 7,
+    "before_seen": FIELD_AT["seen"] - 1,
     "values": VALUES_AT,
     "header_end": VALUES_AT - 1,
+    "tombstone": TOMBSTONE_VALID_TO,
+    "tombstone_event": TOMBSTONE_EVENT,
     "markers": " and ".join(f"string.byte(row, {at - 1}) == 0xd3" for at in FIELD_AT.values()),
 }
 
-# Helpers of both scripts: whether a stored value is a row of this layout, and a header field.
+# Helpers of both scripts: whether a stored value is a row of this layout, a header field,
+# whether a row is a tombstone, and a row with another row's `seen` bytes.
 _ROW_LUA = """
 local function ours(row)
   return #row >= $header_end and string.byte(row, 1) == 0xdc and $markers
@@ -47,79 +50,95 @@ end
 local function field(row, at)
   return (struct.unpack('>i8', row, at))
 end
+local function tomb(row)
+  return field(row, $valid_to) == $tombstone and field(row, $event) == $tombstone_event
+end
+local function with_seen(row, from)
+  return string.sub(row, 1, $before_seen) .. string.sub(from, $seen, $seen_end) .. string.sub(row, $values)
+end
 """
 
-# Many rows per call. KEYS: the rows' keys. ARGV[1]: generation; then for each key the row
-# as stored under this generation (codec: a MessagePack array whose valid_to, event,
-# created and generation are int64s at fixed byte positions), stored as it came in the
-# common case, then for each key its expiry in ms ('' = never).
-# A stored row with a greater (event, created) wins; an equal one is overwritten (idempotent).
-# Either way the greatest generation seen is kept, so a full sync's cleanup spares rows an
-# incremental sync wrote meanwhile (KEEPTTL: Redis 6 or newer). The generation is moved
-# between rows as its 8 bytes, never through a Lua number; µs timestamps compare exactly
-# as Lua numbers (doubles) up to 2^53 µs, the year 2255. A value in no layout featurelayer
-# knows (hand-written, or from an older version) is replaced. A script runs atomically:
-# each key is old or new, whatever happens to the client.
+# The write rule (docs/online-store.md), many rows per call. KEYS: the rows' keys.
+# ARGV[1]: the snapshot the sync read; ARGV[2]: its now (µs); then for each key the row as
+# stored (codec: a MessagePack array whose valid_to, event, snapshot and seen are int64s at
+# fixed byte positions, seen = now), then for each key its expiry in ms ('' = never).
+# A row is stored when (snapshot, event) >= the stored row's: a newer snapshot always wins
+# (rollbacks and retractions propagate), within one snapshot the row valid later wins, an
+# equal row is rewritten (idempotent). A row refused within the same snapshot still raises
+# the stored `seen` to now (the sync saw the entity, so its removal pass keeps the key); a
+# stored row keeps a later `seen` of its snapshot. Snapshots and µs timestamps compare
+# exactly as Lua numbers (doubles) up to 2^53 µs, the year 2255; `seen` is moved as its 8
+# bytes. A value in no layout featurelayer knows (hand-written, or from an older version)
+# is replaced. A script runs atomically: each key is old or new, whatever happens to the
+# client. Returns {rows stored, keys that held no row (nothing, a tombstone, a foreign value)}.
 _WRITE_LUA = string.Template(
     _ROW_LUA
     + """
-local gen, n = tonumber(ARGV[1]), #KEYS
-local written = 0
+local v, now, n = tonumber(ARGV[1]), tonumber(ARGV[2]), #KEYS
+local stored, created = 0, 0
 for i = 1, n do
-  local value, px = ARGV[i + 1], ARGV[n + i + 1]
+  local value, px = ARGV[i + 2], ARGV[n + i + 2]
   local cur = redis.call('GET', KEYS[i])
-  local older = false
+  local write, new = true, true
   if cur and ours(cur) then
-    local e, c, ce, cc = field(value, $event), field(value, $created), field(cur, $event), field(cur, $created)
-    if ce > e or (ce == e and cc > c) then
-      older = true
-      if field(cur, $gen) < gen then
-        -- the stored row is newer and stays, under this generation: a full sync whose snapshot
-        -- predates it (an incremental sync wrote it meanwhile) must not prune it afterwards
-        local kept = string.sub(cur, 1, $before_gen) .. string.sub(value, $gen, $gen_end) .. string.sub(cur, $values)
-        redis.call('SET', KEYS[i], kept, 'KEEPTTL')
+    local cv, ce, cs = field(cur, $snapshot), field(cur, $event), field(cur, $seen)
+    new = tomb(cur)
+    if v < cv or (v == cv and field(value, $event) < ce) then
+      write = false
+      if v == cv and cs < now then
+        redis.call('SET', KEYS[i], with_seen(cur, value), 'KEEPTTL')
       end
-    elseif field(cur, $gen) > gen then
-      value = string.sub(value, 1, $before_gen) .. string.sub(cur, $gen, $gen_end) .. string.sub(value, $values)
+    elseif v == cv and cs > now then
+      value = with_seen(value, cur)
     end
   end
-  if not older then
+  if write then
     if px == '' then
       redis.call('SET', KEYS[i], value)
     else
       redis.call('SET', KEYS[i], value, 'PX', px)
     end
-    written = written + 1
+    stored = stored + 1
+    if new then created = created + 1 end
   end
 end
-return written
+return {stored, created}
 """
 ).substitute(_LAYOUT)
 
-# KEYS: rows of a view; ARGV[1] generation, ARGV[2] now (µs): delete each row that the full
-# sync of that generation did not write and that has not simply expired (an expired row
-# stays readable as expired until its retention runs out). A row in another layout (an
-# older featurelayer's) is unreachable for readers of this one, whose keys differ: deleted.
-_DELETE_OLD_LUA = string.Template(
+# A full sync's removal pass. KEYS: keys of a view; ARGV: the full sync's snapshot, its now
+# (µs), the retention (µs), the tombstone to store, its lifetime (ms), '1' for a dry run.
+# Each row whose (snapshot, seen) is older than the full sync's was in no snapshot as new as
+# its own, at its instant: it becomes a tombstone (read as not found; an older snapshot
+# cannot overwrite it). Rows written or seen by this sync or a newer one stay. A value in
+# another layout (an older featurelayer's, unreachable for readers of this one, whose keys
+# differ) is deleted. Returns {removed (in force or expired within the retention), aged
+# (retention passed, or foreign), live (rows left)}.
+_REMOVE_LUA = string.Template(
     _ROW_LUA
     + """
-local deleted = 0
-local gen, now = tonumber(ARGV[1]), tonumber(ARGV[2])
+local v, now, retention = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local grave, grave_px, dry = ARGV[4], ARGV[5], ARGV[6] == '1'
+local removed, aged, live = 0, 0, 0
 for i = 1, #KEYS do
   local cur = redis.call('GET', KEYS[i])
   if cur then
-    local stale = not ours(cur)
-    if not stale then
-      local cx = field(cur, $valid_to)
-      stale = field(cur, $gen) < gen and (cx == -1 or cx > now)
-    end
-    if stale then
-      redis.call('DEL', KEYS[i])
-      deleted = deleted + 1
+    if not ours(cur) then
+      aged = aged + 1
+      if not dry then redis.call('DEL', KEYS[i]) end
+    elseif not tomb(cur) then
+      local cv, cs = field(cur, $snapshot), field(cur, $seen)
+      if cv < v or (cv == v and cs < now) then
+        local cx = field(cur, $valid_to)
+        if cx ~= -1 and cx + retention <= now then aged = aged + 1 else removed = removed + 1 end
+        if not dry then redis.call('SET', KEYS[i], grave, 'PX', grave_px) end
+      else
+        live = live + 1
+      end
     end
   end
 end
-return deleted
+return {removed, aged, live}
 """
 ).substitute(_LAYOUT)
 
@@ -168,16 +187,28 @@ class RedisOnlineStore:
     Args:
         url: the connection URL; its password never appears in messages.
         retention_seconds: how long a row stays readable as *expired* after
-            its valid_to before Redis drops it.
+            its valid_to; Redis drops it then.
+        tombstone_seconds: how long a key removed by a full sync stays a
+            tombstone, which a slower sync of an older snapshot cannot
+            overwrite (docs/online-store.md).
     """
 
     concurrent_writes = 2  # one batch runs in Redis while the next is packed and sent
 
-    def __init__(self, url: str, *, retention_seconds: int = 86_400, socket_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        retention_seconds: int = 86_400,
+        tombstone_seconds: int = 86_400,
+        socket_timeout: float = 5.0,
+    ) -> None:
         import redis
 
         self.url = url
         self.retention_ms = retention_seconds * 1000
+        self.retention_us = retention_seconds * 1_000_000
+        self.tombstone_ms = tombstone_seconds * 1000
         parts = urllib.parse.urlsplit(url)
         query = urllib.parse.parse_qs(parts.query)
         self.cluster = query.pop("cluster", ["false"])[-1].lower() in {"1", "true", "yes"}
@@ -194,7 +225,7 @@ class RedisOnlineStore:
         except (redis.RedisError, ValueError) as exc:
             raise OnlineStoreError(f"Cannot use Redis URL {redact(url)}: {exc}") from exc
         self._write_script = self.client.register_script(_WRITE_LUA)
-        self._delete_script = self.client.register_script(_DELETE_OLD_LUA)
+        self._remove_script = self.client.register_script(_REMOVE_LUA)
         self._idle_reads: list[Any] = []  # read connections between reads (see _mget)
         self._reads_pid = os.getpid()
         self._closed = False
@@ -206,8 +237,10 @@ class RedisOnlineStore:
         with self._errors("connecting"):
             self.client.ping()
 
-    def _run_script(self, script: Script, keys: Sequence[str], shared: Sequence[Any], *per_key: Sequence[Any]) -> int:
-        """Runs a many-key Lua script over ``keys``, one pipeline per server; sums its results.
+    def _run_script(
+        self, script: Script, keys: Sequence[str], shared: Sequence[Any], *per_key: Sequence[Any]
+    ) -> list[int]:
+        """Runs a many-key Lua script over ``keys``, one pipeline per server; sums its results' counts.
 
         Each call's ARGV is ``shared``, then each ``per_key`` column's values for
         the call's keys, column after column. Before it sends a pipeline, redis-py
@@ -227,7 +260,7 @@ class RedisOnlineStore:
         else:
             groups = {"": (self.client, list(range(len(keys))))}
             step = _ROWS_PER_CALL
-        total = 0
+        total: list[int] = []
         for client, indices in groups.values():
             pipe = client.pipeline(transaction=False)
             for start in range(0, len(indices), step):
@@ -237,23 +270,26 @@ class RedisOnlineStore:
                     args=[*shared, *(column[i] for column in per_key for i in chunk)],
                     client=pipe,
                 )
-            total += sum(int(r) for r in pipe.execute())
+            for counts in pipe.execute():
+                total = [a + int(b) for a, b in zip(total, counts, strict=True)] if total else [int(c) for c in counts]
         return total
 
-    def write(self, batch: WriteBatch, generation: int, now_us: int) -> int:
-        """Writes a batch in one pipeline per server; returns how many rows were stored (not older).
+    def write(self, batch: WriteBatch, snapshot: int, now_us: int) -> Written:
+        """Writes a batch by the write rule, in one pipeline per server.
 
         A row with a valid_to expires in Redis ``retention`` after it, counted
         from the sync's ``now`` (relative PX, so a sync run with another clock
-        than the server's, in a replay or a test, expires rows consistently).
+        than the server's, in a replay or a test, expires rows consistently);
+        readers say *not found* from then on whether Redis has dropped it or not.
         """
         if not len(batch):
-            return 0
-        values = stored_rows(batch.events, batch.createds, batch.valid_tos, generation, batch.payloads, batch.width)
+            return Written()
+        values = stored_rows(batch.events, batch.valid_tos, snapshot, now_us, batch.payloads, batch.width)
         retention_ms = self.retention_ms
         expiries = ["" if x == -1 else max(1, (x - now_us) // 1000 + retention_ms) for x in batch.valid_tos]
         with self._errors("writing"):
-            return self._run_script(self._write_script, batch.keys, [generation], values, expiries)
+            stored, created = self._run_script(self._write_script, batch.keys, [snapshot, now_us], values, expiries)
+        return Written(stored, created)
 
     def read(self, keys: Sequence[str]) -> list[bytes | None]:
         if not keys:
@@ -337,13 +373,16 @@ class RedisOnlineStore:
         if batch:
             yield batch
 
-    def delete_older_generations(self, project: str, view: str, generation: int, now_us: int) -> int:
-        """Deletes the view's rows that the full sync of ``generation`` did not write (no longer valid)."""
-        deleted = 0
+    def remove_unseen(self, project: str, view: str, snapshot: int, now_us: int, *, dry_run: bool = False) -> Removal:
+        """A full sync's removal pass over the view's keys (see ``_REMOVE_LUA``), one SCAN."""
+        total = [0, 0, 0]
+        grave = tombstone(snapshot, now_us)
+        shared = [snapshot, now_us, self.retention_us, grave, self.tombstone_ms, "1" if dry_run else "0"]
         with self._errors("removing rows no longer valid"):
             for keys in self._scan(f"fl:{_glob(project)}:{{*}}:{_glob(view)}:*"):
-                deleted += self._run_script(self._delete_script, keys, [generation, now_us])
-        return deleted
+                counts = self._run_script(self._remove_script, keys, shared)
+                total = [a + b for a, b in zip(total, counts, strict=True)]
+        return Removal(*total)
 
     def _meta_key(self, project: str, view: str) -> str:
         return f"fl:{project}:meta:{view}"
@@ -356,6 +395,11 @@ class RedisOnlineStore:
     def set_meta(self, project: str, view: str, values: dict[str, str]) -> None:
         with self._errors("writing the sync watermark"):
             self.client.hset(self._meta_key(project, view), mapping=values)
+
+    def add_to_meta(self, project: str, view: str, field: str, amount: int) -> None:
+        if amount:
+            with self._errors("writing the sync watermark"):
+                self.client.hincrby(self._meta_key(project, view), field, amount)
 
     def close(self) -> None:
         self._closed = True  # a read still running drops its connection instead of keeping it

@@ -4,39 +4,47 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from .base import WriteBatch
-from .codec import stored_rows
+from .base import Removal, WriteBatch, Written
+from .codec import FIELD_AT, NO_VALUE, TOMBSTONE_EVENT, TOMBSTONE_VALID_TO, stored_rows, tombstone
 
 __all__ = ["SqliteOnlineStore"]
+
+_CHUNK = 900  # SQLite's bound-parameter limit, with room to spare
+_SEEN_AT = FIELD_AT["seen"]  # where the value's seen bytes start (1-based, as substr counts)
 
 
 class SqliteOnlineStore:
     """The embedded online store: one SQLite file, no server.
 
-    Each write batch is one transaction, and the upsert only replaces a row
-    with a newer (event, created): the same guarantees as the Redis store.
-    Expired rows stay readable as *expired*, like Redis within its retention.
+    The write rule is the Redis store's (``redis_store._WRITE_LUA``), decided
+    here in Python inside one ``begin immediate`` transaction per batch, so it
+    is atomic and serialised across processes as Redis scripts are. The header
+    fields the rule compares are also columns, and ``expires`` does what a
+    Redis PX does: rows past their retention and old tombstones are dropped
+    by the next removal pass (readers already say *not found* for them).
     """
 
     concurrent_writes = 1  # one writer at a time: SQLite serialises them anyway
 
-    def __init__(self, path: str | Path, *, retention_seconds: int = 86_400) -> None:
+    def __init__(self, path: str | Path, *, retention_seconds: int = 86_400, tombstone_seconds: int = 86_400) -> None:
         self.path = Path(path)
         self.retention_us = retention_seconds * 1_000_000
+        self.tombstone_us = tombstone_seconds * 1_000_000
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         with self._connect() as connection:
             connection.executescript(
                 """
-                create table if not exists online_rows (
+                drop table if exists online_rows;  -- an older layout's rows: unreadable by this one
+                create table if not exists online_rows_v2 (
                     key text primary key, view text not null, value blob not null,
-                    event integer not null, created integer not null, valid_to integer not null,
-                    generation integer not null
+                    valid_to integer not null, event integer not null,
+                    snapshot integer not null, seen integer not null, expires integer
                 );
-                create index if not exists online_rows_view on online_rows (view, generation);
+                create index if not exists online_rows_v2_view on online_rows_v2 (view);
                 create table if not exists online_meta (
                     project text, view text, field text, value text, primary key (project, view, field)
                 );
@@ -55,45 +63,59 @@ class SqliteOnlineStore:
     def ping(self) -> None:
         self._connect().execute("select 1")
 
-    def write(self, batch: WriteBatch, generation: int, now_us: int) -> int:
+    def _stored(self, connection: sqlite3.Connection, keys: Sequence[str]) -> dict[str, tuple[int, int, int, int]]:
+        """(valid_to, event, snapshot, seen) of the keys that hold a row."""
+        found: dict[str, tuple[int, int, int, int]] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), _CHUNK):
+            chunk = unique[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            query = f"select key, valid_to, event, snapshot, seen from online_rows_v2 where key in ({marks})"
+            for key, *header in connection.execute(query, chunk):
+                found[key] = (header[0], header[1], header[2], header[3])
+        return found
+
+    def write(self, batch: WriteBatch, snapshot: int, now_us: int) -> Written:
         if not len(batch):
-            return 0
-        view = batch.view
-        values = stored_rows(batch.events, batch.createds, batch.valid_tos, generation, batch.payloads, batch.width)
-        rows = [
-            (key, view, value, e, c, x, generation)
-            for key, value, e, c, x in zip(
-                batch.keys, values, batch.events, batch.createds, batch.valid_tos, strict=True
-            )
-        ]
+            return Written()
         connection = self._connect()
-        before = connection.total_changes
         connection.execute("begin immediate")
         try:
-            connection.executemany(
-                """
-                insert into online_rows (key, view, value, event, created, valid_to, generation)
-                values (?, ?, ?, ?, ?, ?, ?)
-                on conflict (key) do update set
-                    value = excluded.value, event = excluded.event, created = excluded.created,
-                    valid_to = excluded.valid_to,
-                    generation = max(online_rows.generation, excluded.generation)
-                where excluded.event > online_rows.event
-                   or (excluded.event = online_rows.event and excluded.created >= online_rows.created)
-                """,
-                rows,
-            )
-            written = connection.total_changes - before
-            # a stored row that stays (it is newer) still takes this generation, as in Redis
-            connection.executemany(
-                "update online_rows set generation = ? where key = ? and generation < ?",
-                [(generation, key, generation) for key in batch.keys],
-            )
+            stored = self._stored(connection, batch.keys)
+            upserts, seen_raised, created = [], [], 0
+            for key, event, valid_to, payload in zip(
+                batch.keys, batch.events, batch.valid_tos, batch.payloads, strict=True
+            ):
+                seen = now_us
+                current = stored.get(key)
+                if current is not None:
+                    _, stored_event, stored_snapshot, stored_seen = current
+                    if snapshot < stored_snapshot or (snapshot == stored_snapshot and event < stored_event):
+                        if snapshot == stored_snapshot and stored_seen < now_us:
+                            seen_raised.append(key)
+                        continue
+                    if snapshot == stored_snapshot:
+                        seen = max(seen, stored_seen)
+                if current is None or _is_tombstone(current):
+                    created += 1
+                [value] = stored_rows([event], [valid_to], snapshot, seen, [payload], batch.width)
+                expires = None if valid_to == NO_VALUE else valid_to + self.retention_us
+                upserts.append((key, batch.view, value, valid_to, event, snapshot, seen, expires))
+                stored[key] = (valid_to, event, snapshot, seen)  # a key twice in one batch: the rule again
+            connection.executemany("insert or replace into online_rows_v2 values (?, ?, ?, ?, ?, ?, ?, ?)", upserts)
+            if seen_raised:  # the value's own header carries seen too: keep the two equal
+                seen_bytes = now_us.to_bytes(8, "big", signed=True)
+                raised = [
+                    (value[: _SEEN_AT - 1] + seen_bytes + value[_SEEN_AT + 7 :], now_us, key)
+                    for key, value in zip(seen_raised, self.read(seen_raised), strict=True)
+                    if value is not None
+                ]
+                connection.executemany("update online_rows_v2 set value = ?, seen = ? where key = ?", raised)
             connection.execute("commit")
         except BaseException:
             connection.execute("rollback")
             raise
-        return written
+        return Written(len(upserts), created)
 
     def read(self, keys: Sequence[str]) -> list[bytes | None]:
         if not keys:
@@ -101,24 +123,58 @@ class SqliteOnlineStore:
         connection = self._connect()
         found: dict[str, bytes] = {}
         unique = list(dict.fromkeys(keys))
-        for start in range(0, len(unique), 900):  # SQLite's bound-parameter limit
-            chunk = unique[start : start + 900]
+        for start in range(0, len(unique), _CHUNK):
+            chunk = unique[start : start + _CHUNK]
             marks = ",".join("?" * len(chunk))
-            for key, value in connection.execute(f"select key, value from online_rows where key in ({marks})", chunk):
+            query = f"select key, value from online_rows_v2 where key in ({marks})"
+            for key, value in connection.execute(query, chunk):
                 found[key] = value
         return [found.get(key) for key in keys]
 
-    def delete_older_generations(self, project: str, view: str, generation: int, now_us: int) -> int:
-        pattern = "fl:" + project.replace("!", "!!").replace("%", "!%").replace("_", "!_") + ":%"
-        # rows the sync did not write and that are still valid (deleted upstream), and rows
-        # expired longer ago than the retention (what Redis drops by itself)
-        cursor = self._connect().execute(
-            "delete from online_rows where view = ? and key like ? escape '!' and ("
-            " (generation < ? and (valid_to = -1 or valid_to > ?))"
-            " or (valid_to <> -1 and valid_to + ? <= ?))",
-            (view, pattern, generation, now_us, self.retention_us, now_us),
+    def _view_rows(self, connection: sqlite3.Connection, project: str, view: str) -> Iterator[tuple[str, ...]]:
+        prefix = "fl:" + project.replace("!", "!!").replace("%", "!%").replace("_", "!_") + ":%"
+        yield from connection.execute(
+            "select key, valid_to, event, snapshot, seen from online_rows_v2 where view = ? and key like ? escape '!'",
+            (view, prefix),
         )
-        return cursor.rowcount
+
+    def remove_unseen(self, project: str, view: str, snapshot: int, now_us: int, *, dry_run: bool = False) -> Removal:
+        connection = self._connect()
+        connection.execute("begin immediate")
+        try:
+            if not dry_run:  # what Redis drops by itself (PX): rows past their retention, old tombstones
+                connection.execute(
+                    "delete from online_rows_v2 where view = ? and expires is not null and expires <= ?",
+                    (view, now_us),
+                )
+            removed, aged, live, graves = 0, 0, 0, []
+            for key, valid_to, event, stored_snapshot, seen in self._view_rows(connection, project, view):
+                header = (int(valid_to), int(event), int(stored_snapshot), int(seen))
+                if _is_tombstone(header):
+                    continue
+                if header[2] < snapshot or (header[2] == snapshot and header[3] < now_us):
+                    if header[0] != NO_VALUE and header[0] + self.retention_us <= now_us:
+                        aged += 1
+                    else:
+                        removed += 1
+                    graves.append(key)
+                else:
+                    live += 1
+            if not dry_run:
+                grave = tombstone(snapshot, now_us)
+                connection.executemany(
+                    "update online_rows_v2 set value = ?, valid_to = ?, event = ?, snapshot = ?, seen = ?,"
+                    " expires = ? where key = ?",
+                    [
+                        (grave, TOMBSTONE_VALID_TO, TOMBSTONE_EVENT, snapshot, now_us, now_us + self.tombstone_us, key)
+                        for key in graves
+                    ],
+                )
+            connection.execute("commit")
+        except BaseException:
+            connection.execute("rollback")
+            raise
+        return Removal(removed, aged, live)
 
     def get_meta(self, project: str, view: str) -> dict[str, str]:
         rows = self._connect().execute(
@@ -132,8 +188,20 @@ class SqliteOnlineStore:
             [(project, view, k, v) for k, v in values.items()],
         )
 
+    def add_to_meta(self, project: str, view: str, field: str, amount: int) -> None:
+        if amount:
+            self._connect().execute(
+                "insert into online_meta values (?, ?, ?, ?)"
+                " on conflict do update set value = cast(value as integer) + cast(excluded.value as integer)",
+                (project, view, field, str(amount)),
+            )
+
     def close(self) -> None:
         connection = getattr(self._local, "connection", None)
         if connection is not None:
             connection.close()
             self._local.connection = None
+
+
+def _is_tombstone(header: tuple[int, int, int, int]) -> bool:
+    return header[0] == TOMBSTONE_VALID_TO and header[1] == TOMBSTONE_EVENT

@@ -1,26 +1,28 @@
-"""The sync job: copies the rows valid now from the warehouse into the online store.
+"""The sync job: copies each entity's latest rows from the warehouse into the online store.
 
-For each feature view it reads the rows valid at the sync's own instant
-(``_offline.queries.current_rows_query``, the range test of the
-``current_rows`` macro) in streamed Arrow batches and writes them in
-pipelined batches. What it reads and which generation it writes under are
-decided here; which write wins is decided inside the store, atomically per
-key (``base.OnlineStore``'s contract: the Lua script in ``redis_store``, the
-conditional upsert in ``sqlite_store``): a row never replaces a newer one, so
-a sync killed half-way leaves each key old or new, a re-run is idempotent,
-and racing syncs cannot go backwards.
+For each feature view it reads, in one warehouse transaction, the table's
+version (``max(_fl_snapshot)``, stamped by the ``valid_intervals`` macro at
+each build) and each entity's latest row at the sync's instant
+(``_offline.queries.sync_rows_query``: the row valid now, or one whose
+validity ended within the store's retention), in streamed Arrow batches, and
+writes them in pipelined batches under that version. Which write wins is
+decided inside the store, atomically per key (``base.OnlineStore``'s write
+rule, docs/online-store.md): writes are ordered by the snapshot they were
+read from, so a rollback in the warehouse propagates, a slow sync of an older
+build never overwrites a newer one's rows, a sync killed half-way leaves each
+key old or new, and a re-run is idempotent.
 
 Incremental by default: a watermark per view, kept in the online store, holds
-the greatest created timestamp synced (the time a row arrived) and the last
+the greatest created timestamp synced (the time a row arrived), never past
+the version read (a row created "in the future" cannot pin it), and the last
 sync's instant; the next sync reads only rows that arrived since (minus a
-look-back for slow builds) or became valid since. Late-arriving rows are
-therefore synced. A view without a created timestamp is always synced in
-full, and so is a view whose features (or the stored row layout) changed since
-its last sync: its keys carry a schema tag, so every key is new. ``full=True``
-rewrites every current row and removes rows of entities that are no longer
-valid (deleted upstream), a pass over the view's keys that the first sync of a
-view skips; rows that expired by their ttl stay readable as *expired* until
-the store's retention drops them.
+look-back, the late-arrival window) or became valid since. A view without a
+created timestamp is always synced in full, and so is a view whose features
+(or the stored row layout) changed since its last sync. ``full=True`` rewrites
+every entity's latest row and then removes the keys that neither it nor a
+sync of a newer snapshot saw (``remove_unseen``), unless that would remove
+more than the view's allowed share of its online rows (the guard: an emptied
+table must not wipe the online store).
 """
 
 from __future__ import annotations
@@ -32,14 +34,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
-from sqlglot import exp
 
-from .._offline.queries import current_rows_query
+from .._errors import ProjectError, RemovalGuardError
+from .._offline.queries import snapshot_query, sync_rows_params, sync_rows_query
 from .._time import from_micros, micros, micros_column
-from .base import WriteBatch
+from .base import WriteBatch, Written
 from .codec import encode_columns, entity_keys, view_schema_tag
 
 if TYPE_CHECKING:
@@ -47,10 +49,12 @@ if TYPE_CHECKING:
     from .._registry.views import FeatureView
     from .base import OnlineStore
 
-__all__ = ["SyncReport", "ViewSyncReport", "sync_views"]
+__all__ = ["DEFAULT_MAX_REMOVAL_SHARE", "SyncReport", "ViewSyncReport", "sync_views"]
 
 #: valid_to of a current row (the macro's open_valid_to()).
 OPEN_VALID_TO = dt.datetime(9999, 12, 31)
+#: the share of a view's online rows a full sync may remove without being told to
+DEFAULT_MAX_REMOVAL_SHARE = 0.5
 
 
 @dataclass
@@ -58,8 +62,11 @@ class ViewSyncReport:
     view: str
     mode: str  # "full" or "incremental"
     rows: int = 0
-    written: int = 0  # rows that were newer than what the store held
-    removed: int = 0
+    written: int = 0  # rows stored (not refused as older than what the store held)
+    removed: int = 0  # rows retracted by a full sync (now read as not found)
+    aged: int = 0  # rows whose retention had passed, cleaned up by a full sync
+    snapshot: int | None = None  # the warehouse version read (None: the table is empty)
+    refused: str | None = None  # why the removal pass did not run (the guard)
     seconds: float = 0.0
 
 
@@ -79,6 +86,11 @@ class SyncReport:
     def written(self) -> int:
         return sum(v.written for v in self.views)
 
+    @property
+    def refused(self) -> list[str]:
+        """The guard's messages, one per view whose removal pass did not run."""
+        return [v.refused for v in self.views if v.refused]
+
     def summary(self) -> str:
         rate = self.rows / self.seconds if self.seconds > 0 else 0.0
         removed = sum(v.removed for v in self.views)
@@ -86,6 +98,8 @@ class SyncReport:
             f"synced {len(self.views)} view(s): {self.rows:,} rows read, {self.written:,} keys written"
             f"{f', {removed:,} removed' if removed else ''} in {self.seconds:.2f} s ({rate:,.0f} rows/s)"
         )
+        if self.refused:
+            text += f" - removals refused for {len(self.refused)} view(s)"
         return text + (" - interrupted, watermarks not advanced" if self.interrupted else "")
 
 
@@ -98,16 +112,14 @@ def _writes(project: str, view: FeatureView, batch: pa.RecordBatch) -> tuple[Wri
     n = batch.num_rows
     events = micros_column(batch.column("valid_from"))
     valid_tos = [-1 if v >= _OPEN_US else v for v in micros_column(batch.column("valid_to"))]
+    newest_us = None
     if view.created_timestamp:
-        createds = [-1 if c is None else c for c in micros_column(batch.column(view.created_timestamp))]
+        createds = [c for c in micros_column(batch.column(view.created_timestamp)) if c is not None]
         newest_us = max(createds) if createds else None
-        newest_us = None if newest_us == -1 else newest_us
-    else:
-        createds, newest_us = [-1] * n, None
     key_columns = [batch.column(k).to_pylist() for k in view.join_keys]
     keys = entity_keys(project, view.name, key_columns, view_schema_tag(view))
     payloads = encode_columns([batch.column(f.name) for f in view.features], n)
-    return WriteBatch(view.name, keys, events, createds, valid_tos, payloads, len(view.features)), newest_us
+    return WriteBatch(view.name, keys, events, valid_tos, payloads, len(view.features)), newest_us
 
 
 _OPEN_US = micros(OPEN_VALID_TO)
@@ -123,6 +135,7 @@ def sync_views(
     full: bool = False,
     lookback: dt.timedelta = dt.timedelta(hours=1),
     batch_rows: int = 5_000,
+    allow_removals: bool = False,
     progress: Callable[[str, int], None] | None = None,
     stop: threading.Event | None = None,
 ) -> SyncReport:
@@ -132,18 +145,25 @@ def sync_views(
         project: the project name (the key prefix).
         views: the feature views to sync.
         offline, online: where rows come from and go to.
-        now: the sync's instant (naive UTC): rows valid at it are written.
-        full: rewrite every current row and remove rows no longer valid.
-        lookback: how far before the watermark an incremental sync looks, for
-            rows whose created timestamp is earlier than their arrival in the
-            feature table (a slow dbt build).
+        now: the sync's instant (naive UTC): each entity's latest row at it is written.
+        full: rewrite every entity's row and remove rows no longer in the warehouse.
+        lookback: the late-arrival window: how far before the watermark an
+            incremental sync looks, for rows whose created timestamp is earlier
+            than their arrival in the feature table (a slow pipeline or build).
         batch_rows: rows per read batch and per pipelined write.
+        allow_removals: let a full sync remove more than the views' allowed
+            share of their online rows (an emptied table included).
         progress: called with (view, rows so far) after each batch.
         stop: when set, the sync stops after the current batch (SIGTERM).
+
+    Raises:
+        RemovalGuardError: after every view was synced, if the guard kept any
+            view's removal pass from running (nothing was removed from those).
     """
     report = SyncReport()
     started = time.perf_counter()
     now_us = micros(now)
+    retention = from_micros(now_us - online.retention_us) if now_us - online.retention_us > 0 else dt.datetime.min
     for view in views:
         if stop is not None and stop.is_set():
             report.interrupted = True
@@ -160,63 +180,159 @@ def sync_views(
         # Marked before the first write: a store with no mark holds no row of this view, so
         # the first full sync (an initial load) has nothing to remove and skips that pass.
         online.set_meta(project, view.name, {"sync_started": str(now_us)})
-        params: list[Any] = [now, now]
+        since = None
         if incremental:
-            watermark = from_micros(int(meta["created_watermark"]))
-            last = from_micros(int(meta["synced_at"]))
-            params += [watermark - lookback, last]
-        generation = now_us if not incremental else 0
+            since = (from_micros(int(meta["created_watermark"])) - lookback, from_micros(int(meta["synced_at"])))
         view_report = ViewSyncReport(view=view.name, mode="incremental" if incremental else "full")
         view_started = time.perf_counter()
-        newest = int(meta["created_watermark"]) if "created_watermark" in meta else None
-        # While the store applies batches, the next is read and encoded: the warehouse,
-        # this process and Redis each get a core's worth of work. Redis takes two batches at
-        # a time on two connections, so it has the next one while the client packs another.
-        in_flight = online.concurrent_writes
-        pending: collections.deque[tuple[Future[int], int]] = collections.deque()
-        with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="featurelayer-sync") as writer:
-            for batch in _batches(offline, current_rows_query(view, incremental), params, batch_rows):
-                writes, batch_newest = _writes(project, view, batch)
-                while len(pending) >= in_flight:
-                    _settle(pending, view_report, progress)
-                pending.append((writer.submit(online.write, writes, generation, now_us), len(writes)))
-                if batch_newest is not None and (newest is None or batch_newest > newest):
-                    newest = batch_newest
-                if stop is not None and stop.is_set():
-                    report.interrupted = True
-                    break
-            while pending:
-                _settle(pending, view_report, progress)
+        snapshot, batches = offline.read_snapshot(
+            snapshot_query(view),
+            sync_rows_query(view, incremental),
+            sync_rows_params(view, now, retention, since),
+            batch_rows,
+        )
+        view_report.snapshot = snapshot
+        newest = _write_rows(project, view, batches, snapshot, now_us, online, view_report, progress, stop)
+        if stop is not None and stop.is_set():
+            report.interrupted = True
         if report.interrupted:
             view_report.seconds = time.perf_counter() - view_started
             report.views.append(view_report)
             break
         if not incremental and meta:
-            view_report.removed = online.delete_older_generations(project, view.name, generation, now_us)
-        watermark_fields = {"synced_at": str(now_us), "schema_tag": view_schema_tag(view)}
-        if newest is not None:
-            watermark_fields["created_watermark"] = str(newest)
-        online.set_meta(project, view.name, watermark_fields)
+            _remove(project, view, snapshot, now_us, online, meta, view_report, allow_removals)
+        online.set_meta(project, view.name, _watermark(view, meta, snapshot, newest, now_us))
         view_report.seconds = time.perf_counter() - view_started
         report.views.append(view_report)
     report.seconds = time.perf_counter() - started
+    if report.refused:
+        raise RemovalGuardError(" ".join(report.refused), report)
     return report
 
 
-def _settle(
-    pending: collections.deque[tuple[Future[int], int]],
+def _write_rows(
+    project: str,
+    view: FeatureView,
+    batches: Iterator[pa.RecordBatch],
+    snapshot: int | None,
+    now_us: int,
+    online: OnlineStore,
     report: ViewSyncReport,
     progress: Callable[[str, int], None] | None,
+    stop: threading.Event | None,
+) -> int | None:
+    """Writes every batch under ``snapshot``; returns the greatest created timestamp read (µs).
+
+    While the store applies batches, the next is read and encoded: the
+    warehouse, this process and Redis each get a core's worth of work. Redis
+    takes two batches at a time on two connections, so it has the next one
+    while the client packs another. New keys are counted into the view's meta
+    (``rows``) as they are made, for the removal guard.
+    """
+    newest: int | None = None
+    in_flight = online.concurrent_writes
+    pending: collections.deque[tuple[Future[Written], int]] = collections.deque()
+
+    def settle() -> None:
+        future, rows = pending.popleft()
+        written = future.result()
+        online.add_to_meta(project, view.name, "rows", written.created)
+        report.written += written.stored
+        report.rows += rows
+        if progress is not None:
+            progress(report.view, report.rows)
+
+    try:
+        with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="featurelayer-sync") as writer:
+            for batch in batches:
+                if not batch.num_rows:
+                    continue
+                if snapshot is None:  # rows, but no version: not built by valid_intervals
+                    raise ProjectError(
+                        f"The table of feature view '{view.name}' has rows without a build version "
+                        "(_fl_snapshot is null): build it with the feature_layer.valid_intervals macro "
+                        "(`featurelayer build`)."
+                    )
+                writes, batch_newest = _writes(project, view, batch)
+                while len(pending) >= in_flight:
+                    settle()
+                pending.append((writer.submit(online.write, writes, snapshot, now_us), len(writes)))
+                if batch_newest is not None and (newest is None or batch_newest > newest):
+                    newest = batch_newest
+                if stop is not None and stop.is_set():
+                    break
+            while pending:
+                settle()
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()  # ends the warehouse transaction, whether or not every batch was read
+    return newest
+
+
+def _remove(
+    project: str,
+    view: FeatureView,
+    snapshot: int | None,
+    now_us: int,
+    online: OnlineStore,
+    meta: dict[str, str],
+    report: ViewSyncReport,
+    allow_removals: bool,
 ) -> None:
-    """Waits for the oldest write in flight and counts it."""
-    future, rows = pending.popleft()
-    report.written += future.result()
-    report.rows += rows
-    if progress is not None:
-        progress(report.view, report.rows)
+    """A full sync's removal pass, behind the guard.
+
+    The guard's first estimate costs nothing: the view's online row count
+    (kept in its meta) less the rows this sync wrote or confirmed. Only when
+    that exceeds the allowed share does a dry run count exactly (the count
+    drifts up as Redis drops rows past their retention by itself); if the
+    exact count exceeds it too, nothing is removed and the report says why.
+    """
+    if snapshot is None:  # an empty table has no version: remove under the newest one synced
+        if "snapshot" not in meta:
+            return
+        snapshot = int(meta["snapshot"])
+    share = view.max_removal_share if view.max_removal_share is not None else DEFAULT_MAX_REMOVAL_SHARE
+    if not allow_removals:
+        online_rows = int(online.get_meta(project, view.name).get("rows", "0"))
+        estimate = max(0, online_rows - report.rows)
+        if estimate and (report.rows == 0 or estimate > share * online_rows):
+            exact = online.remove_unseen(project, view.name, snapshot, now_us, dry_run=True)
+            before = exact.removed + exact.live
+            if exact.removed and (report.rows == 0 or exact.removed > share * before):
+                emptied = " Its table has no rows: an upstream load may have failed." if not report.rows else ""
+                report.refused = (
+                    f"A full sync of '{view.name}' would remove {exact.removed:,} of its {before:,} online rows "
+                    f"({exact.removed / before:.0%}, more than the {share:.0%} allowed).{emptied} Nothing was "
+                    "removed: the rows online stay. If the removals are meant, run `featurelayer sync --full "
+                    "--allow-removals` (FeatureStore.sync(full=True, allow_removals=True)), or set "
+                    "`max_removal_share` in the view's meta."
+                )
+                return
+    removal = online.remove_unseen(project, view.name, snapshot, now_us)
+    report.removed, report.aged = removal.removed, removal.aged
+    # the exact count as the pass found it (rows made by syncs running meanwhile may be off by a few)
+    online.set_meta(project, view.name, {"rows": str(removal.live)})
 
 
-def _batches(offline: OfflineStore, query: exp.Select, params: list[Any], batch_rows: int) -> Iterator[pa.RecordBatch]:
-    for batch in offline.stream(query, params, batch_rows):
-        if batch.num_rows:
-            yield batch
+def _watermark(
+    view: FeatureView, meta: dict[str, str], snapshot: int | None, newest: int | None, now_us: int
+) -> dict[str, str]:
+    """The view's meta after a sync: each field only moves forward (a slower, older sync cannot pull it back).
+
+    The created watermark is at most the version read: a row whose created
+    timestamp lies in the future (a producer's clock running ahead) cannot
+    make later syncs skip rows that land late with honest timestamps.
+    """
+    fields = {"schema_tag": view_schema_tag(view)}
+    if meta.get("schema_tag") != fields["schema_tag"]:
+        meta = {}  # a full sync of a new definition: nothing of the old one's counts
+    fields["synced_at"] = str(max(now_us, int(meta.get("synced_at", now_us))))
+    if snapshot is not None:
+        fields["snapshot"] = str(max(snapshot, int(meta.get("snapshot", snapshot))))
+        if newest is not None:
+            capped = min(newest, snapshot)
+            fields["created_watermark"] = str(max(capped, int(meta.get("created_watermark", capped))))
+    if "created_watermark" not in fields and "created_watermark" in meta:
+        fields["created_watermark"] = meta["created_watermark"]
+    return fields

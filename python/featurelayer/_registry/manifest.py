@@ -206,6 +206,12 @@ def _feature_view(node: Mapping[str, Any], meta: Any, entities: Mapping[str, Ent
         raise DefinitionError(f"{where} declares no feature columns (columns other than keys and timestamps).")
 
     tags = meta.get("tags") or ()
+    share = meta.get("max_removal_share")
+    if share is not None and (isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1):
+        raise DefinitionError(
+            f"{where}: max_removal_share must be a number from 0 to 1 (the share of the view's online rows a full "
+            f"sync may remove without --allow-removals). Got: {share!r}"
+        )
     return FeatureView(
         name=name,
         unique_id=node["unique_id"],
@@ -224,4 +230,5 @@ def _feature_view(node: Mapping[str, Any], meta: Any, entities: Mapping[str, Ent
         description=str(meta.get("description") or node.get("description") or "").strip(),
         owner=meta.get("owner"),
         tags=tuple([tags] if isinstance(tags, str) else tags),
+        max_removal_share=None if share is None else float(share),
     )

@@ -15,10 +15,12 @@ import pyarrow as pa
 
 from .._errors import ValidationError, suggest
 
-__all__ = ["INTERVAL_COLUMNS", "Entity", "Feature", "FeatureView"]
+__all__ = ["INTERVAL_COLUMNS", "SNAPSHOT_COLUMN", "Entity", "Feature", "FeatureView"]
 
+#: The build's version that ``valid_intervals`` stamps on every row (µs): what syncs order writes by.
+SNAPSHOT_COLUMN = "_fl_snapshot"
 #: Columns every feature table has that are not features.
-INTERVAL_COLUMNS = ("valid_from", "valid_to")
+INTERVAL_COLUMNS = ("valid_from", "valid_to", SNAPSHOT_COLUMN)
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,9 @@ class FeatureView:
     description: str = ""
     owner: str | None = None
     tags: tuple[str, ...] = ()
+    #: the share of the view's online rows a full sync may remove before it stops and asks
+    #: (``max_removal_share`` in the model's meta; None: the sync's default)
+    max_removal_share: float | None = None
 
     @cached_property
     def signature(self) -> tuple[tuple[str, str], ...]:

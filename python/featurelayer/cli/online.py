@@ -25,7 +25,13 @@ def _duration(value: str) -> int:
 
 @click.command()
 @click.option("--views", default=None, help="Comma-separated feature views (default: all).")
-@click.option("--full", is_flag=True, help="Rewrite every current row and remove entities no longer valid.")
+@click.option("--full", is_flag=True, help="Rewrite every entity's row and remove entities no longer in the warehouse.")
+@click.option(
+    "--allow-removals",
+    is_flag=True,
+    help="Let a full sync remove more than a view's max_removal_share (default 50%) of its online rows, "
+    "or all of them when its table is empty.",
+)
 @click.option("--every", default=None, help="Run again at this interval (e.g. 5m, 1h) until SIGTERM/SIGINT.")
 @click.option("--batch-rows", default=5_000, show_default=True, help="Rows per streamed batch and pipelined write.")
 @click.option(
@@ -37,19 +43,28 @@ def _duration(value: str) -> int:
 @click.pass_context
 @friendly_errors
 def sync(
-    ctx: click.Context, views: str | None, full: bool, every: str | None, batch_rows: int, online_url: str | None
+    ctx: click.Context,
+    views: str | None,
+    full: bool,
+    allow_removals: bool,
+    every: str | None,
+    batch_rows: int,
+    online_url: str | None,
 ) -> None:
-    """Copies the rows valid now from the warehouse into the online store.
+    """Copies each entity's latest rows from the warehouse into the online store.
 
     Incremental by default (a watermark per view, on the time rows arrived);
     prints progress on a terminal and one summary line per run; exits non-zero
     on failure. With --every it runs until SIGTERM and stops cleanly between
-    batches.
+    batches. A full sync that would remove more than a view's allowed share of
+    its online rows removes none of them and exits with code 3, saying why.
     """
     import signal
     import threading
 
+    from .._errors import RemovalGuardError
     from .._online.base import redact
+    from .._online.sync import SyncReport
     from .._store import FeatureStore
 
     project = project_of(ctx)
@@ -66,12 +81,27 @@ def sync(
         if tty:
             click.echo(f"\r  {view}: {rows:,} rows", nl=False, err=True)
 
+    refused = False
     where = redact(store.online_url) if store.online_url else f"the embedded store {store.online_default_path}"
     click.echo(f"syncing into {where}", err=True)
     try:
         while True:
             try:
-                report = store.sync(names, full=full, batch_rows=batch_rows, progress=progress, stop=stop)
+                report = store.sync(
+                    names,
+                    full=full,
+                    batch_rows=batch_rows,
+                    allow_removals=allow_removals,
+                    progress=progress,
+                    stop=stop,
+                )
+            except RemovalGuardError as exc:
+                if tty:
+                    click.echo("\r" + " " * 60 + "\r", nl=False, err=True)
+                if isinstance(exc.report, SyncReport):
+                    click.echo(exc.report.summary())
+                click.echo(f"error: {exc}", err=True)
+                refused = True
             except FeatureLayerError as exc:
                 if interval is None:
                     raise
@@ -84,6 +114,8 @@ def sync(
                 break
     finally:
         store.close()
+    if refused and interval is None:
+        ctx.exit(3)
 
 
 @click.command()
