@@ -51,7 +51,9 @@ def test_online_equals_offline_at_the_same_instant(example: Path, online_url: st
         statuses = later.get_online_features(FEATURES, [{"user_id": u} for u in users]).statuses["daily_transactions"]
     with _store(example, online_url, END + dt.timedelta(days=20, hours=12)) as a_bit_later:
         then = a_bit_later.get_online_features(FEATURES, [{"user_id": u} for u in users]).statuses["daily_transactions"]
-    newly_expired = [a is FieldStatus.PRESENT and b is not FieldStatus.PRESENT for a, b in zip(statuses, then, strict=True)]
+    newly_expired = [
+        a is FieldStatus.PRESENT and b is not FieldStatus.PRESENT for a, b in zip(statuses, then, strict=True)
+    ]
     assert all(then[i] is FieldStatus.EXPIRED for i, new in enumerate(newly_expired) if new)
 
 
