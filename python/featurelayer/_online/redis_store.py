@@ -142,6 +142,18 @@ return {removed, aged, live}
 """
 ).substitute(_LAYOUT)
 
+# KEYS[1]: a view's meta hash; ARGV: field, value, field, value, ...: each integer field is
+# raised to the value, never lowered (a slower sync finishing late cannot pull a watermark back).
+_ADVANCE_LUA = """
+for i = 1, #ARGV, 2 do
+  local cur = redis.call('HGET', KEYS[1], ARGV[i])
+  if not cur or tonumber(ARGV[i + 1]) > tonumber(cur) then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  end
+end
+return 0
+"""
+
 #: Rows per script call on a single Redis; Redis Cluster gets one row per call
 #: (a script's keys must share a slot, and each entity has its own). A script
 #: holds Redis while it runs: 250 rows at ~7 µs a row is about 2 ms (estimated),
@@ -226,6 +238,7 @@ class RedisOnlineStore:
             raise OnlineStoreError(f"Cannot use Redis URL {redact(url)}: {exc}") from exc
         self._write_script = self.client.register_script(_WRITE_LUA)
         self._remove_script = self.client.register_script(_REMOVE_LUA)
+        self._advance_script = self.client.register_script(_ADVANCE_LUA)
         self._idle_reads: list[Any] = []  # read connections between reads (see _mget)
         self._reads_pid = os.getpid()
         self._closed = False
@@ -400,6 +413,10 @@ class RedisOnlineStore:
         if amount:
             with self._errors("writing the sync watermark"):
                 self.client.hincrby(self._meta_key(project, view), field, amount)
+
+    def advance_meta(self, project: str, view: str, values: dict[str, int]) -> None:
+        with self._errors("writing the sync watermark"):
+            self._advance_script(keys=[self._meta_key(project, view)], args=[x for kv in values.items() for x in kv])
 
     def close(self) -> None:
         self._closed = True  # a read still running drops its connection instead of keeping it

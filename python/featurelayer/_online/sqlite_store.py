@@ -196,6 +196,13 @@ class SqliteOnlineStore:
                 (project, view, field, str(amount)),
             )
 
+    def advance_meta(self, project: str, view: str, values: dict[str, int]) -> None:
+        self._connect().executemany(
+            "insert into online_meta values (?, ?, ?, ?) on conflict do update"
+            " set value = max(cast(value as integer), cast(excluded.value as integer))",
+            [(project, view, k, str(v)) for k, v in values.items()],
+        )
+
     def close(self) -> None:
         connection = getattr(self._local, "connection", None)
         if connection is not None:

@@ -201,7 +201,7 @@ def sync_views(
             break
         if not incremental and meta:
             _remove(project, view, snapshot, now_us, online, meta, view_report, allow_removals)
-        online.set_meta(project, view.name, _watermark(view, meta, snapshot, newest, now_us))
+        _advance_watermark(project, view, online, meta, snapshot, newest, now_us)
         view_report.seconds = time.perf_counter() - view_started
         report.views.append(view_report)
     report.seconds = time.perf_counter() - started
@@ -288,10 +288,12 @@ def _remove(
     drifts up as Redis drops rows past their retention by itself); if the
     exact count exceeds it too, nothing is removed and the report says why.
     """
-    if snapshot is None:  # an empty table has no version: remove under the newest one synced
+    if snapshot is None:
+        # An empty table has no version to read. It was built after the newest snapshot synced
+        # (which had rows), so its removals rank just above that one: any real build is later.
         if "snapshot" not in meta:
             return
-        snapshot = int(meta["snapshot"])
+        snapshot = int(meta["snapshot"]) + 1
     share = view.max_removal_share if view.max_removal_share is not None else DEFAULT_MAX_REMOVAL_SHARE
     if not allow_removals:
         online_rows = int(online.get_meta(project, view.name).get("rows", "0"))
@@ -315,24 +317,31 @@ def _remove(
     online.set_meta(project, view.name, {"rows": str(removal.live)})
 
 
-def _watermark(
-    view: FeatureView, meta: dict[str, str], snapshot: int | None, newest: int | None, now_us: int
-) -> dict[str, str]:
-    """The view's meta after a sync: each field only moves forward (a slower, older sync cannot pull it back).
+def _advance_watermark(
+    project: str,
+    view: FeatureView,
+    online: OnlineStore,
+    meta: dict[str, str],
+    snapshot: int | None,
+    newest: int | None,
+    now_us: int,
+) -> None:
+    """Records the sync in the view's meta; each field only moves forward, atomically in the store,
+    so a slower sync of an older snapshot finishing late cannot pull it back.
 
-    The created watermark is at most the version read: a row whose created
-    timestamp lies in the future (a producer's clock running ahead) cannot
-    make later syncs skip rows that land late with honest timestamps.
+    The created watermark is at most the version read and the sync's instant:
+    a row whose created timestamp lies in the future (a producer's clock
+    running ahead) cannot make later syncs skip rows that land late with
+    honest timestamps.
     """
-    fields = {"schema_tag": view_schema_tag(view)}
-    if meta.get("schema_tag") != fields["schema_tag"]:
-        meta = {}  # a full sync of a new definition: nothing of the old one's counts
-    fields["synced_at"] = str(max(now_us, int(meta.get("synced_at", now_us))))
+    tag = view_schema_tag(view)
+    if meta.get("schema_tag") != tag:  # a full sync of a new definition: nothing of the old one's counts
+        online.set_meta(project, view.name, {"schema_tag": tag, "synced_at": "0", "snapshot": "0"})
+        if "created_watermark" in meta:
+            online.set_meta(project, view.name, {"created_watermark": "0"})
+    fields = {"synced_at": now_us}
     if snapshot is not None:
-        fields["snapshot"] = str(max(snapshot, int(meta.get("snapshot", snapshot))))
+        fields["snapshot"] = snapshot
         if newest is not None:
-            capped = min(newest, snapshot)
-            fields["created_watermark"] = str(max(capped, int(meta.get("created_watermark", capped))))
-    if "created_watermark" not in fields and "created_watermark" in meta:
-        fields["created_watermark"] = meta["created_watermark"]
-    return fields
+            fields["created_watermark"] = min(newest, snapshot, now_us)
+    online.advance_meta(project, view.name, fields)
