@@ -253,9 +253,9 @@ def test_sql_entity_df_and_to_table(project_dir: Path, warehouse: str) -> None:
         assert result.to_pylist() == [expected]
         assert result.schema.field("a_value").type == pa.int64()
 
-        name = store.get_historical_features(query, FEATURES).to_table("training_from_sql")
+        name = store.get_historical_features(query, FEATURES).to_table("training_from_sql", replace=True)
         entity = pd.DataFrame({"k1": [1, 1], "event_timestamp": [_minutes(1), _minutes(9)], "y": [0, 1]})
-        other = store.get_historical_features(entity, ["view_a:a_value"]).to_table("training_from_pandas")
+        other = store.get_historical_features(entity, ["view_a:a_value"]).to_table("training_from_pandas", replace=True)
         read = store.offline_store.to_arrow
         assert read(sqlglot.parse_one(f"select * from {name}")).to_pylist() == [expected]
         assert read(sqlglot.parse_one(f"select y, a_value from {other} order by y")).to_pylist() == [
@@ -287,8 +287,12 @@ def test_the_dbt_macro_gives_the_same_rows(project_dir: Path, store: FeatureStor
     try:
         run_dbt(find_project(project_dir), ["build", "-s", "spine", "training_set", "--vars", "{ttl_a: ''}"])
         with FeatureStore(project_dir) as fresh:
-            connection = fresh.offline_store._connection
-            from_dbt = connection.sql("select * from training_set order by label").fetchall()
+            from_dbt = [
+                tuple(row.values())
+                for row in fresh.offline_store.to_arrow(
+                    sqlglot.parse_one("select * from training_set order by label")
+                ).to_pylist()
+            ]
             from_python = fresh.get_historical_features("select * from spine", FEATURES).to_arrow()
         assert [tuple(row.values()) for row in from_python.sort_by("label").to_pylist()] == from_dbt
         assert len(from_dbt) == 4 and from_dbt[1][4:] == (11, 2.75, 20)

@@ -4,13 +4,25 @@ DuckDB, the embedded default, is opened directly: in-memory entity rows are
 registered as Arrow views (zero copy) and results come back as Arrow. Every
 session runs in UTC (feature tables store naive UTC timestamps) with the
 profile's other DuckDB settings, as dbt's own sessions do.
+
+A DuckDB file takes one writing process or many reading ones, never both, so
+the store holds it only while it works: each call (or ``session()`` of calls)
+opens it, read-only unless it writes, and closes it after; a sync copies its
+snapshot to a temporary Parquet file in one statement and streams from that,
+so a `dbt build` waits seconds for it, not the whole sync. Opening waits for
+another process's lock for up to ``FEATURELAYER_DUCKDB_LOCK_TIMEOUT`` seconds
+(60), then says in one line who holds it.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
@@ -28,14 +40,19 @@ if TYPE_CHECKING:
 __all__ = ["DuckDBOfflineStore", "connect_duckdb"]
 
 
-def connect_duckdb(project: Project) -> duckdb.DuckDBPyConnection:
+def connect_duckdb(project: Project, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Opens the project's DuckDB database (the file dbt builds into), in UTC.
 
-    Raises:
-        ProjectError: the target is not DuckDB, or its file does not exist yet.
-    """
-    import duckdb
+    Args:
+        project: the project whose dbt target names the file.
+        read_only: open it for reading, beside other reading processes (a
+            process that already holds it read-write gets a connection of that
+            kind: DuckDB allows one configuration per file and process).
 
+    Raises:
+        ProjectError: the target is not DuckDB, its file does not exist yet, or
+            another process kept it locked longer than the lock timeout.
+    """
     target = load_target(project)
     if target.type != "duckdb":
         raise ProjectError(
@@ -46,7 +63,7 @@ def connect_duckdb(project: Project) -> duckdb.DuckDBPyConnection:
         raise ProjectError(
             f"The DuckDB database {target.duckdb_file} does not exist yet. Run `featurelayer build` first."
         )
-    connection = duckdb.connect(target.duckdb_path)
+    connection = _open(target.duckdb_path, read_only and target.duckdb_file is not None)
     # the profile's DuckDB settings (memory_limit, threads, ...) apply here as they do in dbt;
     # the session time zone is UTC whatever they say
     configured = target.settings.get("settings") or {}
@@ -60,68 +77,158 @@ def connect_duckdb(project: Project) -> duckdb.DuckDBPyConnection:
     return connection
 
 
+def _lock_timeout() -> float:
+    try:
+        return float(os.environ.get("FEATURELAYER_DUCKDB_LOCK_TIMEOUT", "60"))
+    except ValueError:
+        raise ProjectError(
+            "FEATURELAYER_DUCKDB_LOCK_TIMEOUT must be a number of seconds, e.g. 60. "
+            f"Got: {os.environ['FEATURELAYER_DUCKDB_LOCK_TIMEOUT']!r}"
+        ) from None
+
+
+def _open(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """``duckdb.connect``, waiting (with backoff) while another process holds the file's lock."""
+    import duckdb
+
+    timeout = _lock_timeout()
+    started = time.monotonic()
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(path, read_only=read_only)
+        except duckdb.ConnectionException as exc:
+            if read_only and "different configuration" in str(exc):
+                read_only = False  # this process writes it already: read through a connection like its own
+                continue
+            raise ProjectError(f"Cannot open the DuckDB database {path}: {exc}") from exc
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise ProjectError(f"Cannot open the DuckDB database {path}: {exc}") from exc
+            waited = time.monotonic() - started
+            if waited >= timeout:
+                holder = re.search(r"held in (.+?) \(PID (\d+)\)", str(exc))
+                who = f"process {holder.group(2)} ({Path(holder.group(1)).name})" if holder else "another process"
+                raise ProjectError(
+                    f"The DuckDB database {path} is locked by {who}: a dbt build, a sync or a retrieval writing "
+                    f"it. Waited {waited:.0f} s. Run this again when it is done, or raise "
+                    "FEATURELAYER_DUCKDB_LOCK_TIMEOUT; schedule syncs so they never overlap (sync/README.md)."
+                ) from None
+            time.sleep(min(delay, max(0.0, timeout - waited)))
+            delay = min(delay * 2, 1.0)
+
+
 class DuckDBOfflineStore:
-    """Point-in-time queries on the project's DuckDB database."""
+    """Point-in-time queries on the project's DuckDB database, which it holds only while working."""
 
     dialect = "duckdb"
 
     def __init__(self, project: Project) -> None:
-        self._connection: duckdb.DuckDBPyConnection = connect_duckdb(project)
+        self._project = project
+        self._connection: duckdb.DuckDBPyConnection | None = None
+        self._depth = 0
+        self._writes = False
+        # a database without a file (":memory:", MotherDuck) is kept open: closing would lose it
+        self._keep_open = load_target(project).duckdb_file is None
+        self._directory = load_target(project).duckdb_file or Path.cwd()
 
     def close(self) -> None:
-        self._connection.close()
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    @contextmanager
+    def session(self, *, write: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One connection for the calls inside the block, closed after it: read-only unless ``write``.
+
+        Calls nest: an inner block uses the outer one's connection (a write
+        needs the outermost block to be a writing one).
+        """
+        if self._depth and write and not self._writes:
+            raise ProjectError("featurelayer: a write inside a read-only DuckDB session (an internal error).")
+        if not self._depth and (self._connection is None or (write and not self._writes)):
+            self.close()
+            self._connection = connect_duckdb(self._project, read_only=not write)
+            self._writes = write or self._keep_open
+        self._depth += 1
+        try:
+            assert self._connection is not None
+            yield self._connection
+        finally:
+            self._depth -= 1
+            if not self._depth and not self._keep_open:
+                self.close()
 
     @contextmanager
     def registered(self, table: pa.Table) -> Iterator[exp.Table]:
-        """Makes an Arrow table queryable under a unique name for the block."""
+        """Makes an Arrow table queryable under a unique name for the block (one session)."""
         name = f"fl_entity_rows_{uuid.uuid4().hex}"
-        self._connection.register(name, table)
-        try:
-            yield exp.to_table(name, quoted=True)
-        finally:
-            self._connection.unregister(name)
+        with self.session() as connection:
+            connection.register(name, table)
+            try:
+                yield exp.to_table(name, quoted=True)
+            finally:
+                connection.unregister(name)
 
     def query_schema(self, sql: str) -> list[tuple[str, str]]:
         """(column, type) pairs of a caller's SQL query, without running it."""
-        try:
-            relation = self._connection.sql(sql)
-        except Exception as exc:  # duckdb raises many error classes; all mean the same to the caller
-            raise ValidationError(f"entity_df query failed in DuckDB: {exc}") from exc
-        return [(name, str(kind)) for name, kind in zip(relation.columns, relation.types, strict=True)]
+        with self.session() as connection:
+            try:
+                relation = connection.sql(sql)
+            except Exception as exc:  # duckdb raises many error classes; all mean the same to the caller
+                raise ValidationError(f"entity_df query failed in DuckDB: {exc}") from exc
+            return [(name, str(kind)) for name, kind in zip(relation.columns, relation.types, strict=True)]
 
     def parse(self, sql: str) -> exp.Expr:
         return parse_query(sql, self.dialect, "DuckDB")
 
     def to_arrow(self, query: exp.Expr, params: Sequence[Any] = ()) -> pa.Table:
-        return self._connection.sql(query.sql(self.dialect), params=list(params) or None).to_arrow_table()
+        with self.session() as connection:
+            return connection.sql(query.sql(self.dialect), params=list(params) or None).to_arrow_table()
 
     def stream(self, query: exp.Expr, params: Sequence[Any] = (), batch_rows: int = 10_000) -> Iterator[pa.RecordBatch]:
         """The query's result in Arrow batches, so memory stays flat however large it is."""
-        reader = self._connection.sql(query.sql(self.dialect), params=list(params) or None).to_arrow_reader(batch_rows)
-        yield from reader
+        with self.session() as connection:
+            yield from connection.sql(query.sql(self.dialect), params=list(params) or None).to_arrow_reader(batch_rows)
 
     def read_snapshot(
         self, version: exp.Expr, query: exp.Expr, params: Sequence[Any] = (), batch_rows: int = 10_000
     ) -> tuple[int | None, Iterator[pa.RecordBatch]]:
         """A version (one value) and the query's rows, both read in one transaction: one snapshot.
 
-        The batches must be consumed or closed: the transaction ends with them.
+        The rows are copied in that transaction to a temporary Parquet file
+        beside the database (one statement, seconds for millions of rows), the
+        database is released, and the batches stream from the file, which is
+        removed when they are consumed or closed.
         """
-        connection = self._connection
-        connection.begin()
-        try:
-            [row] = connection.execute(version.sql(self.dialect)).fetchall()
-        except Exception as exc:
-            connection.rollback()
-            raise ProjectError(no_version_error(version, exc)) from exc
+        import pyarrow.parquet as pq
+
+        spill = self._directory.parent / f".fl_sync_{uuid.uuid4().hex}.parquet"
+        copy = exp.Copy(
+            this=exp.paren(query.copy()) if not isinstance(query, exp.Subquery) else query.copy(),
+            kind=False,
+            files=[exp.Literal.string(str(spill))],
+            params=[exp.CopyParameter(this=exp.var("FORMAT"), expression=exp.var("PARQUET"))],
+        )
+        with self.session() as connection:
+            connection.begin()
+            try:
+                [row] = connection.execute(version.sql(self.dialect)).fetchall()
+                connection.execute(copy.sql(self.dialect), list(params) or None)
+            except Exception as exc:
+                spill.unlink(missing_ok=True)
+                if "_fl_snapshot" in str(exc):
+                    raise ProjectError(no_version_error(version, exc)) from exc
+                raise
+            finally:
+                connection.rollback()  # read only: nothing to keep
 
         def batches() -> Iterator[pa.RecordBatch]:
             try:
-                yield from connection.sql(query.sql(self.dialect), params=list(params) or None).to_arrow_reader(
-                    batch_rows
-                )
+                with pq.ParquetFile(spill) as file:
+                    yield from file.iter_batches(batch_size=batch_rows)
             finally:
-                connection.rollback()  # read only: nothing to keep
+                spill.unlink(missing_ok=True)
 
         return (None if row[0] is None else int(row[0])), batches()
 
@@ -135,13 +242,15 @@ class DuckDBOfflineStore:
         if not replace and self._exists(table):
             raise exists_error(table.sql(self.dialect))
         statement = exp.Create(this=table, kind="TABLE", expression=query, replace=True)
-        self._connection.execute(statement.sql(self.dialect), list(params) or None)
+        with self.session(write=True) as connection:
+            connection.execute(statement.sql(self.dialect), list(params) or None)
         return table.sql(self.dialect)
 
     def _exists(self, table: exp.Table) -> bool:
-        [(found,)] = self._connection.execute(
-            "select count(*) from information_schema.tables"
-            " where table_name = ? and table_schema = coalesce(?, current_schema())",
-            [table.name, table.db or None],
-        ).fetchall()
+        with self.session() as connection:
+            [(found,)] = connection.execute(
+                "select count(*) from information_schema.tables"
+                " where table_name = ? and table_schema = coalesce(?, current_schema())",
+                [table.name, table.db or None],
+            ).fetchall()
         return bool(found)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
@@ -77,6 +77,10 @@ class PostgresOfflineStore:
 
     def close(self) -> None:
         self._connection.close()
+
+    def session(self, *, write: bool = False) -> AbstractContextManager[object]:
+        """Calls share the store's one connection already (a server takes many): nothing to hold."""
+        return nullcontext(self._connection)
 
     @contextmanager
     def registered(self, table: pa.Table) -> Iterator[exp.Table]:

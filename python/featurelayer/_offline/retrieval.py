@@ -223,15 +223,16 @@ class RetrievalJob:
             )
         self._refuse_feature_table(name)
         offline = self._offline()
-        if self._sql_entity is not None:
-            entity, _, params = self._sql_entity
-            return offline.create_table(name, self._query(entity, for_table=True), params, replace=replace)
-        assert self._rows is not None and self._rows.original is not None
-        full = self._rows.original.append_column(ROW_ID, self._rows.keys.column(ROW_ID)).append_column(
-            TIMESTAMP, self._rows.keys.column(TIMESTAMP)
-        )
-        with offline.registered(full) as entity:
-            return offline.create_table(name, self._query(entity, for_table=True), replace=replace)
+        with offline.session(write=True):
+            if self._sql_entity is not None:
+                entity, _, params = self._sql_entity
+                return offline.create_table(name, self._query(entity, for_table=True), params, replace=replace)
+            assert self._rows is not None and self._rows.original is not None
+            full = self._rows.original.append_column(ROW_ID, self._rows.keys.column(ROW_ID)).append_column(
+                TIMESTAMP, self._rows.keys.column(TIMESTAMP)
+            )
+            with offline.registered(full) as entity:
+                return offline.create_table(name, self._query(entity, for_table=True), replace=replace)
 
     def _refuse_feature_table(self, name: str) -> None:
         try:
