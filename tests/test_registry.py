@@ -113,6 +113,7 @@ def test_manifest_of_another_project_is_refused(project_copy: Path) -> None:
         ),
         (lambda m: m["columns"][3].pop("data_type"), r"column 'country' has no data_type"),
         (lambda m: m["columns"].pop(0), r"join key column 'user_id' is not declared"),
+        (lambda m: _meta(m).update(max_removal_share=2), r"max_removal_share must be a number from 0 to 1.*Got: 2"),
     ],
     ids=[
         "no-entities",
@@ -123,8 +124,15 @@ def test_manifest_of_another_project_is_refused(project_copy: Path) -> None:
         "varchar-timestamp",
         "untyped-column",
         "undeclared-key",
+        "removal-share",
     ],
 )
 def test_bad_declarations_name_the_model_and_the_fix(project_copy: Path, edit: Edit, message: str) -> None:
     with pytest.raises(DefinitionError, match=message):
         _parse(project_copy, edit)
+
+
+def test_a_view_may_allow_its_syncs_a_larger_share_of_removals(project_copy: Path) -> None:
+    registry = _parse(project_copy, lambda m: _meta(m).update(max_removal_share=0.9))
+    assert registry.feature_view("user_profile").max_removal_share == 0.9
+    assert registry.feature_view("user_activity").max_removal_share is None  # the sync's default, 0.5

@@ -22,8 +22,15 @@ runs real builds.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
+import os
+import random
+import subprocess
+import sys
+import textwrap
 import threading
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +47,7 @@ from featurelayer._dbt.runner import run_dbt
 from featurelayer._online.codec import decode_row, entity_keys, view_schema_tag
 
 from .support.online import online_url
+from .support.projects import REPO
 from .support.retrieval import BASE, Row, build, project_dir
 
 __all__ = ["online_url", "project_dir"]  # fixtures used here
@@ -199,8 +207,8 @@ def apply(rows: list[Row], change: Change) -> list[Row]:
 # --- running it ---------------------------------------------------------------------------------
 
 
-def _store(root: Path, url: str, at: dt.datetime) -> FeatureStore:
-    return FeatureStore(root, online_url=url, clock=lambda: at)
+def _store(root: Path, url: str, at: dt.datetime, target: str | None = None) -> FeatureStore:
+    return FeatureStore(root, target=target, online_url=url, clock=lambda: at)
 
 
 def _stored(store: FeatureStore) -> dict[int, tuple[int, list[Any]]]:
@@ -212,10 +220,10 @@ def _stored(store: FeatureStore) -> dict[int, tuple[int, list[Any]]]:
     return {k: (row.snapshot, row.values) for k, row in rows.items()}
 
 
-def _check(root: Path, url: str, rows: list[Row], at: dt.datetime) -> None:
+def _check(root: Path, url: str, rows: list[Row], at: dt.datetime, target: str | None = None) -> None:
     """Online at ``at`` equals the reference, entity for entity, status for status; offline too."""
     entities = [*KEYS, NEVER]
-    with _store(root, url, at) as store:
+    with _store(root, url, at, target) as store:
         online = store.get_online_features(["view_a:a_value"], {"k1": entities})
         offline = store.get_historical_features(
             pd.DataFrame({"k1": entities, "event_timestamp": [at] * len(entities)}), ["view_a:a_value"]
@@ -313,3 +321,89 @@ def _fresh(url: str, root: Path) -> str:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     return f"{url}?retention=2h"
+
+
+# --- PostgreSQL: builds and syncs in separate processes ------------------------------------------
+
+_SYNCS = textwrap.dedent(
+    """
+    import datetime as dt, json, random, sys
+    from featurelayer import FeatureStore
+    from featurelayer._online.codec import decode_row, entity_keys, view_schema_tag
+    root, url, worker, runs, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+    rng = random.Random(worker)
+    base = dt.datetime(2025, 1, 1)
+    with open(out, "w") as log:
+        for i in range(runs):
+            at = base + dt.timedelta(minutes=5 * i + worker)
+            with FeatureStore(root, target="postgres", online_url=url, clock=lambda: at) as store:
+                store.sync(["view_a"], full=rng.random() < 0.5, allow_removals=True, batch_rows=2)
+                view = store.registry.feature_view("view_a")
+                keys = [1, 2, 3, 4, 99]
+                raws = store.online_store.read(entity_keys("feature_layer", "view_a", [keys], view_schema_tag(view)))
+                seen = {k: decode_row(raw).snapshot for k, raw in zip(keys, raws) if raw}
+            log.write(json.dumps(seen) + "\\n")
+            log.flush()
+    """
+)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("seed", [0, 1])
+def test_builds_and_syncs_racing_in_separate_processes_on_postgres(
+    project_dir: Path, online_url: str, postgres: dict[str, object], seed: int, tmp_path: Path
+) -> None:
+    """Two processes sync again and again while this one changes the warehouse and rebuilds it with dbt.
+
+    Each sync process reads, after each of its syncs, the snapshot each key holds: it never goes
+    down (no key takes a row of an older snapshot than one already synced); after a last, quiet
+    full sync, online equals the reference.
+    """
+    import psycopg2
+    from psycopg2 import sql
+
+    schema = f"fl_write_model_{uuid.uuid4().hex[:8]}"
+    os.environ["FEATURELAYER_TEST_PG_SCHEMA"] = schema
+    rng = random.Random(seed)
+    try:
+        rows = [Row((k,), BASE + dt.timedelta(minutes=k), BASE + dt.timedelta(minutes=k), k) for k in KEYS]
+        build(project_dir, rows, [], ttl=TTL, target="postgres")
+        url = _fresh(online_url, project_dir)
+        logs = [tmp_path / f"worker{w}.jsonl" for w in range(2)]
+        command = [sys.executable, "-c", _SYNCS, str(project_dir), url]
+        env = {**os.environ, "PYTHONPATH": str(REPO / "python")}
+        workers = [
+            subprocess.Popen([*command, str(w), "8", str(log)], env=env, stderr=subprocess.PIPE, text=True)
+            for w, log in enumerate(logs)
+        ]
+        for _build in range(3):
+            for _ in range(rng.randint(1, 3)):
+                kind = rng.choice(["insert", "correct", "retract", "delete"])
+                rows = apply(
+                    rows,
+                    Change(
+                        kind=kind,
+                        key=rng.choice(KEYS),
+                        minute=rng.randint(0, 50),
+                        lag=rng.choice([0, 1, 5, -1]),
+                        pick=rng.randint(0, 20),
+                        payload=rng.randint(0, 1000),
+                    ),
+                )
+            build(project_dir, rows, [], ttl=TTL, target="postgres")
+        errors = [worker.communicate(timeout=300)[1] for worker in workers]
+        assert [worker.returncode for worker in workers] == [0, 0], errors
+        for log in logs:
+            observed = [json.loads(line) for line in log.read_text().splitlines()]
+            assert len(observed) == 8
+            for before, after in itertools.pairwise(observed):
+                for key, snapshot in before.items():
+                    assert after.get(key, 0) >= snapshot, (key, before, after)
+        at = BASE + dt.timedelta(hours=2)
+        with _store(project_dir, url, at, "postgres") as store:
+            store.sync(["view_a"], full=True, allow_removals=True)
+        _check(project_dir, url, rows, at, "postgres")
+    finally:
+        os.environ.pop("FEATURELAYER_TEST_PG_SCHEMA", None)
+        with psycopg2.connect(**postgres) as connection, connection.cursor() as cursor:  # type: ignore[arg-type]
+            cursor.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))

@@ -7,6 +7,7 @@ fails when the registry loads, never at request time.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,11 @@ if TYPE_CHECKING:
 __all__ = ["VIEW_META_KEYS", "feature_views", "parse_entities", "read_manifest"]
 
 #: Keys allowed under ``config.meta.feature_layer`` of a feature view.
-VIEW_META_KEYS = frozenset({"entities", "timestamp", "created_timestamp", "ttl", "owner", "description", "tags"})
+VIEW_META_KEYS = frozenset(
+    {"entities", "timestamp", "created_timestamp", "ttl", "owner", "description", "tags", "max_removal_share"}
+)
+#: how long a reader waits for a manifest that a dbt run in another process is writing
+_WRITE_WAIT_SECONDS = 10.0
 
 
 def read_manifest(project: Project, *, check_fresh: bool = True) -> dict[str, Any]:
@@ -38,11 +43,7 @@ def read_manifest(project: Project, *, check_fresh: bool = True) -> dict[str, An
         )
     if check_fresh:
         _check_fresh(project, path)
-    try:
-        with open(path) as f:
-            manifest: dict[str, Any] = json.load(f)
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ManifestError(f"Cannot read {path}: {exc}. Run `featurelayer build` to write it again.") from exc
+    manifest = _load(path)
     expected = project.dbt_project_yml.get("name")
     found = manifest.get("metadata", {}).get("project_name")
     if expected and found not in (None, expected):
@@ -51,6 +52,23 @@ def read_manifest(project: Project, *, check_fresh: bool = True) -> dict[str, An
             "Run `featurelayer build` to write this project's manifest."
         )
     return manifest
+
+
+def _load(path: Path) -> dict[str, Any]:
+    """The manifest's JSON; a half-written file (dbt writes it in place, a build may be running in
+    another process) is read again until it parses, for up to ``_WRITE_WAIT_SECONDS``."""
+    deadline = time.monotonic() + _WRITE_WAIT_SECONDS
+    while True:
+        try:
+            with open(path) as f:
+                manifest: dict[str, Any] = json.load(f)
+            return manifest
+        except json.JSONDecodeError as exc:
+            if time.monotonic() >= deadline:
+                raise ManifestError(f"Cannot read {path}: {exc}. Run `featurelayer build` to write it again.") from exc
+            time.sleep(0.1)
+        except OSError as exc:
+            raise ManifestError(f"Cannot read {path}: {exc}. Run `featurelayer build` to write it again.") from exc
 
 
 def feature_views(manifest: Mapping[str, Any], entities: Mapping[str, Entity], dialect: str) -> dict[str, FeatureView]:
