@@ -58,7 +58,11 @@ def sync(workload: Workload, url: str) -> dict[str, object]:
         start = time.perf_counter()
         report = store.sync(full=True, batch_rows=10_000)
         seconds = time.perf_counter() - start
-    return {"seconds": seconds, "rows": report.rows}
+    removal = {  # the removal pass (a sync into a store that holds the views' rows): its share and speed
+        "removal_seconds": sum(v.removal_seconds for v in report.views),
+        "removal_keys": sum(v.removal_keys for v in report.views),
+    }
+    return {"seconds": seconds, "rows": report.rows, **removal}
 
 
 def online(workload: Workload, url: str, requests: int) -> dict[str, object]:

@@ -480,24 +480,29 @@ def report(results: dict[str, Any]) -> str:
             "Sync into Redis (rows valid at the workload's end; the first sync of a view has no prune pass: "
             "the store holds none of its rows):",
             "",
-            "| contender | rows | seconds | rows/s | peak MB | Redis MB | ratio |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| contender | rows | seconds | rows/s | peak MB | Redis MB | ratio | removal pass |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for key in ("sync", "resync", "materialize"):
             run = runs.get(key)
             if run is None:
                 continue
             if run.error:
-                lines.append(f"| {run.name} | {run.error} | | | | | |")
+                lines.append(f"| {run.name} | {run.error} | | | | | | |")
                 continue
             r = run.result
             rate = r["rows"] / r["seconds"]
+            removal = ""
+            if r.get("removal_keys"):
+                removal = (
+                    f"{r['removal_seconds']:.1f} s, {r['removal_keys'] / max(r['removal_seconds'], 1e-9):,.0f} keys/s"
+                )
             ratio = ""
             if key == "materialize" and sync.error is None:
                 ratio = f"ours/peer rows/s {sync.result['rows'] / sync.result['seconds'] / rate:.1f}x"
             lines.append(
                 f"| {run.name} | {r['rows']:,} | {r['seconds']:.1f} | {rate:,.0f} | {r['peak_mb']:.0f} "
-                f"| {r.get('redis_bytes', 0) / 2**20:,.1f} | {ratio} |"
+                f"| {r.get('redis_bytes', 0) / 2**20:,.1f} | {ratio} | {removal} |"
             )
         lines.append("")
 

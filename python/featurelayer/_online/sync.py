@@ -68,6 +68,8 @@ class ViewSyncReport:
     snapshot: int | None = None  # the warehouse version read (None: the table is empty)
     refused: str | None = None  # why the removal pass did not run (the guard)
     seconds: float = 0.0
+    removal_seconds: float = 0.0  # of which the removal pass (with the guard's dry run, if it ran one)
+    removal_keys: int = 0  # keys the removal pass visited
 
 
 @dataclass
@@ -288,6 +290,23 @@ def _remove(
     drifts up as Redis drops rows past their retention by itself); if the
     exact count exceeds it too, nothing is removed and the report says why.
     """
+    started = time.perf_counter()
+    try:
+        _guarded_removal(project, view, snapshot, now_us, online, meta, report, allow_removals)
+    finally:
+        report.removal_seconds = time.perf_counter() - started
+
+
+def _guarded_removal(
+    project: str,
+    view: FeatureView,
+    snapshot: int | None,
+    now_us: int,
+    online: OnlineStore,
+    meta: dict[str, str],
+    report: ViewSyncReport,
+    allow_removals: bool,
+) -> None:
     if snapshot is None:
         # An empty table has no version to read. It was built after the newest snapshot synced
         # (which had rows), so its removals rank just above that one: any real build is later.
@@ -313,6 +332,7 @@ def _remove(
                 return
     removal = online.remove_unseen(project, view.name, snapshot, now_us)
     report.removed, report.aged = removal.removed, removal.aged
+    report.removal_keys = removal.removed + removal.aged + removal.live
     # the exact count as the pass found it (rows made by syncs running meanwhile may be off by a few)
     online.set_meta(project, view.name, {"rows": str(removal.live)})
 
