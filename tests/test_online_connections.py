@@ -159,3 +159,20 @@ def test_tls_and_auth_through_the_url(example: Path, tls_server: tuple[int, Path
 
         with pytest.raises(OnlineStoreError, match=r"redis://:\*\*\*@127.0.0.1"):
             store.get_online_features(FEATURES, [{"user_id": 1}])  # plain TCP to a TLS port
+
+
+def test_store_urls_take_a_retention_and_a_tombstone_lifetime(tmp_path: Path) -> None:
+    from featurelayer import OnlineStoreError
+    from featurelayer._online.connect import open_online_store
+
+    store = open_online_store(f"sqlite:///{tmp_path}/x.sqlite?retention=2h&tombstones=30m", tmp_path / "default")
+    try:
+        assert store.path == Path(f"/{tmp_path}/x.sqlite")  # the path as written, not folded by the query
+        assert (store.retention_us, store.tombstone_us) == (7_200_000_000, 1_800_000_000)  # type: ignore[attr-defined]
+    finally:
+        store.close()
+    with pytest.raises(OnlineStoreError, match=r"retention='soon' is not a duration"):
+        open_online_store("redis://:secret@localhost:1/0?retention=soon", tmp_path / "default")
+    with pytest.raises(OnlineStoreError, match="is not a duration") as raised:
+        open_online_store("redis://:secret@localhost:1/0?tombstones=0", tmp_path / "default")
+    assert "secret" not in str(raised.value)

@@ -159,6 +159,7 @@ def test_an_emptied_table_does_not_wipe_the_online_store(project_dir: Path, onli
     with _store(project_dir, online_url, at) as store:
         report = store.sync(["view_a"], full=True)
         assert report.views[0].removed == 3
+    _no_skew(project_dir, online_url, at)
     # told to, it removes them all
     build(project_dir, [], [], ttl=None)
     with _store(project_dir, online_url, at) as store:

@@ -101,7 +101,9 @@ where valid_to is not null
 #}
 {% macro _snapshot_version() %}
   {%- set previous = none -%}
-  {%- if execute and this is defined and model is defined and model.tested_node_unique_id is not defined -%}
+  {#- only a table keeps its rows between builds; a view (or ephemeral model) would read itself -#}
+  {%- set kept = config.get('materialized') in ('table', 'incremental') if execute else false -%}
+  {%- if kept and this is defined and model is defined and model.tested_node_unique_id is not defined -%}
     {%- set existing = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
     {%- if existing is not none -%}
       {%- set names = adapter.get_columns_in_relation(existing) | map(attribute='name') | map('lower') | list -%}
@@ -132,4 +134,21 @@ where valid_to is not null
 {# DuckDB has an exact integer function; extract(epoch) is a double there. #}
 {% macro duckdb___now_micros() -%}
   epoch_us(current_timestamp)
+{%- endmacro %}
+
+{# Spark and BigQuery spell it unix_micros; neither has extract(epoch). #}
+{% macro spark___now_micros() -%}
+  unix_micros(current_timestamp())
+{%- endmacro %}
+
+{% macro bigquery___now_micros() -%}
+  unix_micros(current_timestamp())
+{%- endmacro %}
+
+{% macro snowflake___now_micros() -%}
+  date_part(epoch_microsecond, current_timestamp())
+{%- endmacro %}
+
+{% macro trino___now_micros() -%}
+  cast(to_unixtime(current_timestamp) * 1000000 as bigint)
 {%- endmacro %}

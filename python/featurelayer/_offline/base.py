@@ -21,6 +21,8 @@ from .._errors import ValidationError
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from .spill import SpilledBatches
+
 __all__ = ["OfflineStore", "exists_error", "no_version_error", "parse_query", "quoted_table"]
 
 
@@ -37,8 +39,13 @@ class OfflineStore(Protocol):
         self, query: exp.Expr, params: Sequence[Any] = (), batch_rows: int = 10_000
     ) -> Iterator[pa.RecordBatch]: ...
     def read_snapshot(
-        self, version: exp.Expr, query: exp.Expr, params: Sequence[Any] = (), batch_rows: int = 10_000
-    ) -> tuple[int | None, Iterator[pa.RecordBatch]]: ...
+        self,
+        version: exp.Expr,
+        query: exp.Expr,
+        params: Sequence[Any] = (),
+        batch_rows: int = 10_000,
+        schema: pa.Schema | None = None,
+    ) -> tuple[int | None, SpilledBatches]: ...
     def create_table(self, name: str, query: exp.Expr, params: Sequence[Any] = (), *, replace: bool = False) -> str: ...
     def close(self) -> None: ...
 
@@ -63,13 +70,16 @@ def quoted_table(name: str, dialect: str) -> exp.Table:
     return table
 
 
-def no_version_error(version: exp.Expr, exc: Exception) -> str:
+def no_version_error(version: exp.Expr, exc: BaseException) -> str:
     """The one line said when a feature table's version (``_fl_snapshot``) cannot be read."""
     source = version.args["from"].sql()
-    return (
-        f"Cannot read the build version (_fl_snapshot) of {source}: {str(exc).strip().splitlines()[0]}. "
-        "Tables built before featurelayer 0.2 lack it: run `featurelayer build` to rebuild them."
-    )
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "_fl_snapshot" in str(exc):
+        return (
+            f"Cannot read the build version (_fl_snapshot) of {source}: {first}. "
+            "Tables built before featurelayer 0.2 lack it: run `featurelayer build` to rebuild them."
+        )
+    return f"Cannot read the feature table {source}: {first}. Run `featurelayer build` if it was never built."
 
 
 def exists_error(table: str) -> ValidationError:

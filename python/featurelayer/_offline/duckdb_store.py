@@ -8,16 +8,19 @@ profile's other DuckDB settings, as dbt's own sessions do.
 A DuckDB file takes one writing process or many reading ones, never both, so
 the store holds it only while it works: each call (or ``session()`` of calls)
 opens it, read-only unless it writes, and closes it after; a sync copies its
-snapshot to a temporary Parquet file in one statement and streams from that,
-so a `dbt build` waits seconds for it, not the whole sync. Opening waits for
-another process's lock for up to ``FEATURELAYER_DUCKDB_LOCK_TIMEOUT`` seconds
-(60), then says in one line who holds it.
+snapshot to a local spill file (``spill``) and streams from that,
+so the file is busy for seconds, not for the whole sync (dbt-duckdb does not
+wait for a lock: a build that starts in those seconds fails, and is run again).
+Opening waits for another process's lock for up to
+``FEATURELAYER_DUCKDB_LOCK_TIMEOUT`` seconds (60), then says in one line who
+holds it.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -30,6 +33,7 @@ from sqlglot import exp
 from .._dbt.target import load_target
 from .._errors import ProjectError, ValidationError
 from .base import exists_error, no_version_error, parse_query, quoted_table
+from .spill import SpilledBatches, spill
 
 if TYPE_CHECKING:
     import duckdb
@@ -129,8 +133,11 @@ class DuckDBOfflineStore:
         self._depth = 0
         self._writes = False
         # a database without a file (":memory:", MotherDuck) is kept open: closing would lose it
-        self._keep_open = load_target(project).duckdb_file is None
-        self._directory = load_target(project).duckdb_file or Path.cwd()
+        database = load_target(project).duckdb_file
+        self._keep_open = database is None
+        # spills go beside the database (the same disk); without a file, to the temporary folder
+        self._spill_folder = database.parent if database is not None else None
+        self._lock = threading.RLock()  # one thread in a session at a time: they share its connection
 
     def close(self) -> None:
         if self._connection is not None:
@@ -144,20 +151,21 @@ class DuckDBOfflineStore:
         Calls nest: an inner block uses the outer one's connection (a write
         needs the outermost block to be a writing one).
         """
-        if self._depth and write and not self._writes:
-            raise ProjectError("featurelayer: a write inside a read-only DuckDB session (an internal error).")
-        if not self._depth and (self._connection is None or (write and not self._writes)):
-            self.close()
-            self._connection = connect_duckdb(self._project, read_only=not write)
-            self._writes = write or self._keep_open
-        self._depth += 1
-        try:
-            assert self._connection is not None
-            yield self._connection
-        finally:
-            self._depth -= 1
-            if not self._depth and not self._keep_open:
+        with self._lock:
+            if self._depth and write and not self._writes:
+                raise ProjectError("featurelayer: a write inside a read-only DuckDB session (an internal error).")
+            if not self._depth and (self._connection is None or (write and not self._writes)):
                 self.close()
+                self._connection = connect_duckdb(self._project, read_only=not write)
+                self._writes = write or self._keep_open
+            self._depth += 1
+            try:
+                assert self._connection is not None
+                yield self._connection
+            finally:
+                self._depth -= 1
+                if not self._depth and not self._keep_open:
+                    self.close()
 
     @contextmanager
     def registered(self, table: pa.Table) -> Iterator[exp.Table]:
@@ -192,45 +200,32 @@ class DuckDBOfflineStore:
             yield from connection.sql(query.sql(self.dialect), params=list(params) or None).to_arrow_reader(batch_rows)
 
     def read_snapshot(
-        self, version: exp.Expr, query: exp.Expr, params: Sequence[Any] = (), batch_rows: int = 10_000
-    ) -> tuple[int | None, Iterator[pa.RecordBatch]]:
+        self,
+        version: exp.Expr,
+        query: exp.Expr,
+        params: Sequence[Any] = (),
+        batch_rows: int = 10_000,
+        schema: pa.Schema | None = None,
+    ) -> tuple[int | None, SpilledBatches]:
         """A version (one value) and the query's rows, both read in one transaction: one snapshot.
 
-        The rows are copied in that transaction to a temporary Parquet file
-        beside the database (one statement, seconds for millions of rows), the
-        database is released, and the batches stream from the file, which is
-        removed when they are consumed or closed.
+        The rows are spilled to a local file inside that transaction (``spill``),
+        and the database is released before the caller reads them.
         """
-        import pyarrow.parquet as pq
-
-        spill = self._directory.parent / f".fl_sync_{uuid.uuid4().hex}.parquet"
-        copy = exp.Copy(
-            this=exp.paren(query.copy()) if not isinstance(query, exp.Subquery) else query.copy(),
-            kind=False,
-            files=[exp.Literal.string(str(spill))],
-            params=[exp.CopyParameter(this=exp.var("FORMAT"), expression=exp.var("PARQUET"))],
-        )
         with self.session() as connection:
             connection.begin()
             try:
-                [row] = connection.execute(version.sql(self.dialect)).fetchall()
-                connection.execute(copy.sql(self.dialect), list(params) or None)
-            except Exception as exc:
-                spill.unlink(missing_ok=True)
-                if "_fl_snapshot" in str(exc):
+                try:
+                    [row] = connection.execute(version.sql(self.dialect)).fetchall()
+                except Exception as exc:  # duckdb raises many error classes; all mean the same here
                     raise ProjectError(no_version_error(version, exc)) from exc
-                raise
+                reader = connection.sql(query.sql(self.dialect), params=list(params) or None).to_arrow_reader(
+                    batch_rows
+                )
+                batches = spill(reader, schema, self._spill_folder)
             finally:
                 connection.rollback()  # read only: nothing to keep
-
-        def batches() -> Iterator[pa.RecordBatch]:
-            try:
-                with pq.ParquetFile(spill) as file:
-                    yield from file.iter_batches(batch_size=batch_rows)
-            finally:
-                spill.unlink(missing_ok=True)
-
-        return (None if row[0] is None else int(row[0])), batches()
+        return (None if row[0] is None else int(row[0])), batches
 
     def create_table(self, name: str, query: exp.Expr, params: Sequence[Any] = (), *, replace: bool = False) -> str:
         """Writes the query's result into a new table ``name``; returns the quoted name.

@@ -15,6 +15,7 @@ from sqlglot import exp
 
 from .._errors import ProjectError, ValidationError
 from .base import exists_error, no_version_error, parse_query, quoted_table
+from .spill import SpilledBatches, spill
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -144,30 +145,44 @@ class PostgresOfflineStore:
             self._connection.autocommit = True
 
     def read_snapshot(
-        self, version: exp.Expr, query: exp.Expr, params: Sequence[Any] = (), batch_rows: int = 10_000
-    ) -> tuple[int | None, Iterator[pa.RecordBatch]]:
+        self,
+        version: exp.Expr,
+        query: exp.Expr,
+        params: Sequence[Any] = (),
+        batch_rows: int = 10_000,
+        schema: pa.Schema | None = None,
+    ) -> tuple[int | None, SpilledBatches]:
         """A version (one value) and the query's rows, read in one REPEATABLE READ, READ ONLY transaction.
 
-        The first statement locks the table against a dbt swap until the
-        transaction ends, and both statements see one snapshot. The batches
-        must be consumed or closed: the transaction ends with them.
+        Its first statement locks the feature table (ACCESS SHARE, which takes
+        no snapshot): a dbt swap in progress finishes first, and none starts
+        until the transaction ends, so the snapshot taken by the next statement
+        sees the table whole. The rows are spilled to a local file inside the
+        transaction (``spill``), which then ends: a build waits for the read,
+        not for the whole sync. Every path ends the transaction and restores
+        the connection's settings.
         """
         import psycopg2
         import pyarrow as pa
+        from psycopg2 import sql
 
+        [table] = list(version.find_all(exp.Table))
+        lock = sql.SQL("lock table {} in access share mode").format(
+            sql.Identifier(*(part.name for part in table.parts))
+        )
         connection = self._connection
         connection.autocommit = False
         connection.set_session(isolation_level="REPEATABLE READ", readonly=True)
         try:
-            with connection.cursor() as cursor:
-                cursor.execute(version.sql(self.dialect))
-                row = cursor.fetchone()
-        except psycopg2.Error as exc:
-            self._end_snapshot()
-            raise ProjectError(no_version_error(version, exc)) from exc
-
-        def batches() -> Iterator[pa.RecordBatch]:
             try:
+                with connection.cursor() as cursor:
+                    cursor.execute(lock)
+                    cursor.execute(version.sql(self.dialect))
+                    row = cursor.fetchone()
+            except psycopg2.Error as exc:
+                raise ProjectError(no_version_error(version, exc)) from exc
+
+            def batches() -> Iterator[pa.RecordBatch]:
                 with connection.cursor(name=f"fl_sync_{uuid.uuid4().hex}") as cursor:
                     cursor.itersize = batch_rows
                     cursor.execute(query.sql(self.dialect), list(params) or None)
@@ -175,15 +190,13 @@ class PostgresOfflineStore:
                     while rows := cursor.fetchmany(batch_rows):
                         names = names or [column.name for column in cursor.description]
                         yield pa.RecordBatch.from_pydict({n: [row[i] for row in rows] for i, n in enumerate(names)})
-            finally:
-                self._end_snapshot()
 
-        return (None if row is None or row[0] is None else int(row[0])), batches()
-
-    def _end_snapshot(self) -> None:
-        self._connection.rollback()
-        self._connection.set_session(isolation_level="DEFAULT", readonly="DEFAULT")
-        self._connection.autocommit = True
+            spilled = spill(batches(), schema, None)
+        finally:
+            connection.rollback()
+            connection.set_session(isolation_level="DEFAULT", readonly="DEFAULT")
+            connection.autocommit = True
+        return (None if row is None or row[0] is None else int(row[0])), spilled
 
     def create_table(self, name: str, query: exp.Expr, params: Sequence[Any] = (), *, replace: bool = False) -> str:
         """Writes the query's result into a new table ``name``; returns the quoted name.

@@ -27,17 +27,18 @@ def open_online_store(url: str | None, default_path: Path) -> OnlineStore:
     """
     if url is None or url == "":
         return SqliteOnlineStore(default_path)
-    url, settings = _settings(url)
     scheme = urllib.parse.urlsplit(url).scheme
-    if scheme in {"redis", "rediss", "unix"}:
-        return RedisOnlineStore(url, retention_seconds=settings["retention"], tombstone_seconds=settings["tombstones"])
-    if scheme == "sqlite":
-        path = urllib.parse.urlsplit(url).path if "?" in url else url.removeprefix("sqlite://")
+    if scheme == "sqlite":  # (the path as written: urlunsplit would fold sqlite:/// into sqlite:/)
+        path = url.split("?", 1)[0].removeprefix("sqlite://")
+        _, settings = _settings(url)
         return SqliteOnlineStore(
             path if path.startswith("/") else default_path.parent / path,
             retention_seconds=settings["retention"],
             tombstone_seconds=settings["tombstones"],
         )
+    url, settings = _settings(url)
+    if scheme in {"redis", "rediss", "unix"}:
+        return RedisOnlineStore(url, retention_seconds=settings["retention"], tombstone_seconds=settings["tombstones"])
     raise OnlineStoreError(
         f"Online store URL {redact(url)} has scheme '{scheme}'; use redis://, rediss:// (TLS), "
         "redis://...?cluster=true, or sqlite:///path/to/file."

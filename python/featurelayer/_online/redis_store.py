@@ -290,16 +290,19 @@ class RedisOnlineStore:
     def write(self, batch: WriteBatch, snapshot: int, now_us: int) -> Written:
         """Writes a batch by the write rule, in one pipeline per server.
 
-        A row with a valid_to expires in Redis ``retention`` after it, counted
-        from the sync's ``now`` (relative PX, so a sync run with another clock
-        than the server's, in a replay or a test, expires rows consistently);
-        readers say *not found* from then on whether Redis has dropped it or not.
+        A row with a valid_to expires in Redis ``retention`` after it (and no
+        sooner than a tombstone would), counted from the sync's ``now``
+        (relative PX, so a sync run with another clock than the server's, in a
+        replay or a test, expires rows consistently); readers say *not found*
+        once the retention has passed, whether Redis has dropped it or not.
         """
         if not len(batch):
             return Written()
         values = stored_rows(batch.events, batch.valid_tos, snapshot, now_us, batch.payloads, batch.width)
-        retention_ms = self.retention_ms
-        expiries = ["" if x == -1 else max(1, (x - now_us) // 1000 + retention_ms) for x in batch.valid_tos]
+        # a row that ended its validity stays for the retention, and at least as long as a tombstone
+        # would: dropped sooner, it would let a slower sync of an older snapshot write its key again
+        retention_ms, floor_ms = self.retention_ms, self.tombstone_ms
+        expiries = ["" if x == -1 else max(floor_ms, (x - now_us) // 1000 + retention_ms) for x in batch.valid_tos]
         with self._errors("writing"):
             stored, created = self._run_script(self._write_script, batch.keys, [snapshot, now_us], values, expiries)
         return Written(stored, created)

@@ -38,7 +38,6 @@ class SqliteOnlineStore:
         with self._connect() as connection:
             connection.executescript(
                 """
-                drop table if exists online_rows;  -- an older layout's rows: unreadable by this one
                 create table if not exists online_rows_v2 (
                     key text primary key, view text not null, value blob not null,
                     valid_to integer not null, event integer not null,
@@ -99,7 +98,10 @@ class SqliteOnlineStore:
                 if current is None or _is_tombstone(current):
                     created += 1
                 [value] = stored_rows([event], [valid_to], snapshot, seen, [payload], batch.width)
-                expires = None if valid_to == NO_VALUE else valid_to + self.retention_us
+                # kept for the retention, and at least as long as a tombstone (as in Redis)
+                expires = (
+                    None if valid_to == NO_VALUE else max(valid_to + self.retention_us, now_us + self.tombstone_us)
+                )
                 upserts.append((key, batch.view, value, valid_to, event, snapshot, seen, expires))
                 stored[key] = (valid_to, event, snapshot, seen)  # a key twice in one batch: the rule again
             connection.executemany("insert or replace into online_rows_v2 values (?, ?, ?, ?, ?, ?, ?, ?)", upserts)
@@ -132,10 +134,10 @@ class SqliteOnlineStore:
         return [found.get(key) for key in keys]
 
     def _view_rows(self, connection: sqlite3.Connection, project: str, view: str) -> Iterator[tuple[str, ...]]:
-        prefix = "fl:" + project.replace("!", "!!").replace("%", "!%").replace("_", "!_") + ":%"
+        prefix = f"fl:{project}:"
         yield from connection.execute(
-            "select key, valid_to, event, snapshot, seen from online_rows_v2 where view = ? and key like ? escape '!'",
-            (view, prefix),
+            "select key, valid_to, event, snapshot, seen from online_rows_v2 where view = ? and substr(key, 1, ?) = ?",
+            (view, len(prefix), prefix),
         )
 
     def remove_unseen(self, project: str, view: str, snapshot: int, now_us: int, *, dry_run: bool = False) -> Removal:
@@ -143,9 +145,11 @@ class SqliteOnlineStore:
         connection.execute("begin immediate")
         try:
             if not dry_run:  # what Redis drops by itself (PX): rows past their retention, old tombstones
+                prefix = f"fl:{project}:"
                 connection.execute(
-                    "delete from online_rows_v2 where view = ? and expires is not null and expires <= ?",
-                    (view, now_us),
+                    "delete from online_rows_v2 where view = ? and substr(key, 1, ?) = ?"
+                    " and expires is not null and expires <= ?",
+                    (view, len(prefix), prefix, now_us),
                 )
             removed, aged, live, graves = 0, 0, 0, []
             for key, valid_to, event, stored_snapshot, seen in self._view_rows(connection, project, view):

@@ -31,7 +31,7 @@ import collections
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -46,6 +46,7 @@ from .codec import encode_columns, entity_keys, view_schema_tag
 
 if TYPE_CHECKING:
     from .._offline.base import OfflineStore
+    from .._offline.spill import SpilledBatches
     from .._registry.views import FeatureView
     from .base import OnlineStore
 
@@ -183,8 +184,9 @@ def sync_views(
         # the first full sync (an initial load) has nothing to remove and skips that pass.
         online.set_meta(project, view.name, {"sync_started": str(now_us)})
         since = None
-        if incremental:
-            since = (from_micros(int(meta["created_watermark"])) - lookback, from_micros(int(meta["synced_at"])))
+        if incremental:  # (a last sync "in the future", by a clock running ahead, counts as now)
+            last = min(int(meta["synced_at"]), now_us)
+            since = (from_micros(int(meta["created_watermark"])) - lookback, from_micros(last))
         view_report = ViewSyncReport(view=view.name, mode="incremental" if incremental else "full")
         view_started = time.perf_counter()
         snapshot, batches = offline.read_snapshot(
@@ -192,6 +194,7 @@ def sync_views(
             sync_rows_query(view, incremental),
             sync_rows_params(view, now, retention, since),
             batch_rows,
+            _read_schema(view),
         )
         view_report.snapshot = snapshot
         newest = _write_rows(project, view, batches, snapshot, now_us, online, view_report, progress, stop)
@@ -215,7 +218,7 @@ def sync_views(
 def _write_rows(
     project: str,
     view: FeatureView,
-    batches: Iterator[pa.RecordBatch],
+    batches: SpilledBatches,
     snapshot: int | None,
     now_us: int,
     online: OnlineStore,
@@ -266,10 +269,19 @@ def _write_rows(
             while pending:
                 settle()
     finally:
-        close = getattr(batches, "close", None)
-        if close is not None:
-            close()  # ends the warehouse transaction, whether or not every batch was read
+        batches.close()  # removes the spill file, whether or not every batch was read
     return newest
+
+
+def _read_schema(view: FeatureView) -> pa.Schema:
+    """The columns a sync reads, in the view's declared types (what the spill file holds)."""
+    fields = [pa.field(key, view.key_types.get(key, pa.null())) for key in view.join_keys]
+    fields += [pa.field(f.name, f.arrow_type) for f in view.features]
+    fields += [pa.field("valid_from", pa.timestamp("us")), pa.field("valid_to", pa.timestamp("us"))]
+    if view.created_timestamp:
+        fields.append(pa.field(view.created_timestamp, pa.timestamp("us")))
+    unique = {f.name: f for f in fields}  # (a key or timestamp may also be declared as a feature)
+    return pa.schema(list(unique.values()))
 
 
 def _remove(
@@ -321,7 +333,12 @@ def _guarded_removal(
             exact = online.remove_unseen(project, view.name, snapshot, now_us, dry_run=True)
             before = exact.removed + exact.live
             if exact.removed and (report.rows == 0 or exact.removed > share * before):
-                emptied = " Its table has no rows: an upstream load may have failed." if not report.rows else ""
+                emptied = (
+                    " It read no rows (its table is empty, or holds none within the retention): an upstream "
+                    "load may have failed."
+                    if not report.rows
+                    else ""
+                )
                 report.refused = (
                     f"A full sync of '{view.name}' would remove {exact.removed:,} of its {before:,} online rows "
                     f"({exact.removed / before:.0%}, more than the {share:.0%} allowed).{emptied} Nothing was "

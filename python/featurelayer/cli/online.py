@@ -55,9 +55,11 @@ def sync(
 
     Incremental by default (a watermark per view, on the time rows arrived);
     prints progress on a terminal and one summary line per run; exits non-zero
-    on failure. With --every it runs until SIGTERM and stops cleanly between
-    batches. A full sync that would remove more than a view's allowed share of
-    its online rows removes none of them and exits with code 3, saying why.
+    on failure. SIGTERM stops it cleanly between batches (exit code 1 for a
+    one-off run; with --every it runs until SIGTERM and exits 0). A full sync
+    that would remove more than a view's allowed share of its online rows
+    removes none of them and exits with code 3, saying why (with --every it
+    says so and goes on).
     """
     import signal
     import threading
@@ -72,16 +74,17 @@ def sync(
     names = view_names(views)
     interval = _duration(every) if every else None
     stop = threading.Event()
-    if interval is not None:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
+    # SIGTERM (cron's kill, a CronJob's deadline, systemd's stop) and Ctrl-C stop the sync cleanly
+    # between batches, one run or many: nothing half-written, the watermark where it was
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
     tty = sys.stderr.isatty()
 
     def progress(view: str, rows: int) -> None:
         if tty:
             click.echo(f"\r  {view}: {rows:,} rows", nl=False, err=True)
 
-    refused = False
+    refused = interrupted = False
     where = redact(store.online_url) if store.online_url else f"the embedded store {store.online_default_path}"
     click.echo(f"syncing into {where}", err=True)
     try:
@@ -110,12 +113,15 @@ def sync(
                 if tty:
                     click.echo("\r" + " " * 60 + "\r", nl=False, err=True)
                 click.echo(report.summary())
+                interrupted = report.interrupted
             if interval is None or stop.wait(interval):
                 break
     finally:
         store.close()
     if refused and interval is None:
         ctx.exit(3)
+    if interrupted and interval is None:
+        ctx.exit(1)  # a one-off run stopped before it finished: the scheduler should see it
 
 
 @click.command()
