@@ -30,6 +30,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -403,6 +404,70 @@ def test_builds_and_syncs_racing_in_separate_processes_on_postgres(
         with _store(project_dir, url, at, "postgres") as store:
             store.sync(["view_a"], full=True, allow_removals=True)
         _check(project_dir, url, rows, at, "postgres")
+    finally:
+        os.environ.pop("FEATURELAYER_TEST_PG_SCHEMA", None)
+        with psycopg2.connect(**postgres) as connection, connection.cursor() as cursor:  # type: ignore[arg-type]
+            cursor.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
+
+
+@pytest.mark.postgres
+def test_a_sync_that_starts_during_a_dbt_swap_on_postgres_reads_the_new_table_whole(
+    project_dir: Path, postgres: dict[str, object], tmp_path: Path
+) -> None:
+    """dbt swaps a table by renames in one transaction; a sync whose read starts meanwhile waits for it,
+    then must see the new table's rows, not an empty table (its snapshot taken before the swap committed)."""
+    import psycopg2
+    from psycopg2 import sql
+
+    schema = f"fl_swap_{uuid.uuid4().hex[:8]}"
+    os.environ["FEATURELAYER_TEST_PG_SCHEMA"] = schema
+    url = f"sqlite:///{tmp_path / 'online.sqlite'}"
+    at = BASE + dt.timedelta(minutes=30)
+    try:
+        build(project_dir, [Row((k,), BASE, BASE, k) for k in KEYS], [], ttl=None, target="postgres")
+        with _store(project_dir, url, at, "postgres") as store:
+            store.sync(["view_a"], full=True)
+        swap = psycopg2.connect(**postgres)  # type: ignore[arg-type]
+        try:
+            with swap.cursor() as cursor:
+                table = sql.Identifier(schema, "view_a")
+                cursor.execute(
+                    sql.SQL("create table {} as select * from {}").format(sql.Identifier(schema, "new_a"), table)
+                )
+                cursor.execute(
+                    sql.SQL("update {} set a_value = a_value + 100, _fl_snapshot = _fl_snapshot + 1").format(
+                        sql.Identifier(schema, "new_a")
+                    )
+                )
+                cursor.execute(sql.SQL("alter table {} rename to old_a").format(table))
+                cursor.execute(sql.SQL("alter table {} rename to view_a").format(sql.Identifier(schema, "new_a")))
+            errors: list[BaseException] = []
+
+            def sync() -> None:
+                try:
+                    with _store(project_dir, url, at, "postgres") as store:
+                        store.sync(["view_a"], full=True)
+                except BaseException as exc:  # pragma: no cover - reported below
+                    errors.append(exc)
+
+            reader = threading.Thread(target=sync)
+            reader.start()
+            with psycopg2.connect(**postgres) as watcher, watcher.cursor() as cursor:  # type: ignore[arg-type]
+                for _ in range(200):  # until the sync waits on the swap's lock
+                    cursor.execute("select count(*) from pg_locks where not granted")
+                    (waiting,) = cursor.fetchone()  # type: ignore[misc]
+                    if waiting:
+                        break
+                    time.sleep(0.05)
+                assert waiting, "the sync never waited for the swap"
+            swap.commit()
+            reader.join(60)
+        finally:
+            swap.close()
+        assert not errors, errors
+        with _store(project_dir, url, at, "postgres") as store:
+            values = store.get_online_features(["view_a:a_value"], {"k1": KEYS}).to_dict()["a_value"]
+        assert values == [k + 100 for k in KEYS]
     finally:
         os.environ.pop("FEATURELAYER_TEST_PG_SCHEMA", None)
         with psycopg2.connect(**postgres) as connection, connection.cursor() as cursor:  # type: ignore[arg-type]

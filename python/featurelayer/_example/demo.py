@@ -97,7 +97,7 @@ def run_demo(project: Project, echo: Callable[[str], None]) -> None:
         echo(_table(training))
 
         where = store.online_url or f"the embedded store {store.online_default_path}"
-        echo(f"\nOnline serving: store.sync() copies the rows valid now into {where}")
+        echo(f"\nOnline serving: store.sync() copies each entity's latest row into {where}")
         echo(store.sync(full=True).summary())
         users = [user_id, 1, 999_999_999]
         carts = [180.0, 35.5, 60.0]
