@@ -13,7 +13,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
-import sqlglot
 from sqlglot import exp
 
 from .._errors import ValidationError
@@ -23,7 +22,7 @@ if TYPE_CHECKING:
 
     from .spill import SpilledBatches
 
-__all__ = ["OfflineStore", "exists_error", "no_version_error", "parse_query", "quoted_table"]
+__all__ = ["OfflineStore", "exists_error", "no_version_error", "quoted_table"]
 
 
 class OfflineStore(Protocol):
@@ -33,7 +32,7 @@ class OfflineStore(Protocol):
     def session(self, *, write: bool = False) -> AbstractContextManager[object]: ...
     def registered(self, table: pa.Table) -> AbstractContextManager[exp.Table]: ...
     def query_schema(self, sql: str) -> list[tuple[str, str]]: ...
-    def parse(self, sql: str) -> exp.Expr: ...
+    def parse(self, sql: str) -> exp.Query: ...
     def to_arrow(self, query: exp.Expr, params: Sequence[Any] = ()) -> pa.Table: ...
     def stream(
         self, query: exp.Expr, params: Sequence[Any] = (), batch_rows: int = 10_000
@@ -48,18 +47,6 @@ class OfflineStore(Protocol):
     ) -> tuple[int | None, SpilledBatches]: ...
     def create_table(self, name: str, query: exp.Expr, params: Sequence[Any] = (), *, replace: bool = False) -> str: ...
     def close(self) -> None: ...
-
-
-def parse_query(sql: str, dialect: str, warehouse: str) -> exp.Expr:
-    """A caller's entity_df query, parsed in the warehouse's dialect.
-
-    Raises:
-        ValidationError: it does not parse.
-    """
-    try:
-        return sqlglot.parse_one(sql, dialect=dialect)
-    except sqlglot.errors.ParseError as exc:
-        raise ValidationError(f"entity_df query does not parse as {warehouse} SQL: {exc}") from exc
 
 
 def quoted_table(name: str, dialect: str) -> exp.Table:

@@ -32,7 +32,8 @@ from sqlglot import exp
 
 from .._dbt.target import load_target
 from .._errors import ProjectError, ValidationError
-from .base import exists_error, no_version_error, parse_query, quoted_table
+from .base import exists_error, no_version_error, quoted_table
+from .guard import entity_query
 from .spill import SpilledBatches, spill
 
 if TYPE_CHECKING:
@@ -179,16 +180,17 @@ class DuckDBOfflineStore:
                 connection.unregister(name)
 
     def query_schema(self, sql: str) -> list[tuple[str, str]]:
-        """(column, type) pairs of a caller's SQL query, without running it."""
+        """(column, type) pairs of a caller's SQL query: checked first (``guard``), then described, not fetched."""
+        query = self.parse(sql)
         with self.session() as connection:
             try:
-                relation = connection.sql(sql)
+                relation = connection.sql(query.sql(self.dialect))
             except Exception as exc:  # duckdb raises many error classes; all mean the same to the caller
-                raise ValidationError(f"entity_df query failed in DuckDB: {exc}") from exc
+                raise ValidationError(f"entity_df query failed in DuckDB: {str(exc).splitlines()[0]}") from None
             return [(name, str(kind)) for name, kind in zip(relation.columns, relation.types, strict=True)]
 
-    def parse(self, sql: str) -> exp.Expr:
-        return parse_query(sql, self.dialect, "DuckDB")
+    def parse(self, sql: str) -> exp.Query:
+        return entity_query(sql, self.dialect, "DuckDB")
 
     def to_arrow(self, query: exp.Expr, params: Sequence[Any] = ()) -> pa.Table:
         with self.session() as connection:

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from sqlglot import exp
 
 from .._errors import ProjectError, ValidationError
-from .base import exists_error, no_version_error, parse_query, quoted_table
+from .base import exists_error, no_version_error, quoted_table
+from .guard import entity_query
 from .spill import SpilledBatches, spill
 
 if TYPE_CHECKING:
@@ -107,25 +108,38 @@ class PostgresOfflineStore:
             .limit(0)
         )
         try:
-            with self._connection.cursor() as cursor:
+            with self._read_only(), self._connection.cursor() as cursor:
                 cursor.execute(wrapped.sql(self.dialect))
                 description = cursor.description
         except psycopg2.Error as exc:
-            raise ValidationError(f"entity_df query failed in PostgreSQL: {exc}") from exc
+            raise ValidationError(f"entity_df query failed in PostgreSQL: {str(exc).strip().splitlines()[0]}") from None
         names = {1114: "TIMESTAMP", 1184: "TIMESTAMP WITH TIME ZONE", 1082: "DATE"}
         return [(column.name, names.get(column.type_code, str(column.type_code))) for column in description]
 
-    def parse(self, query: str) -> exp.Expr:
-        return parse_query(query, self.dialect, "PostgreSQL")
+    def parse(self, query: str) -> exp.Query:
+        return entity_query(query, self.dialect, "PostgreSQL")
 
     def to_arrow(self, query: exp.Expr, params: Sequence[Any] = ()) -> pa.Table:
         import pyarrow as pa
 
-        with self._connection.cursor() as cursor:
+        with self._read_only(), self._connection.cursor() as cursor:
             cursor.execute(query.sql(self.dialect), list(params) or None)
             names = [column.name for column in cursor.description]
             rows = cursor.fetchall()
         return pa.table({name: pa.array([row[i] for row in rows]) for i, name in enumerate(names)})
+
+    @contextmanager
+    def _read_only(self) -> Iterator[None]:
+        """A READ ONLY transaction for the block: what reads a caller's SQL cannot write, whatever it holds."""
+        connection = self._connection
+        connection.autocommit = False
+        connection.set_session(readonly=True)
+        try:
+            yield
+        finally:
+            connection.rollback()
+            connection.set_session(readonly="DEFAULT")
+            connection.autocommit = True
 
     def stream(self, query: exp.Expr, params: Sequence[Any] = (), batch_rows: int = 10_000) -> Iterator[pa.RecordBatch]:
         """The query's result in Arrow batches, through a server-side cursor."""
