@@ -85,6 +85,32 @@ def test_redis_cluster_through_the_url(example: Path, cluster: list[RedisServer]
         break
 
 
+def test_redis_cluster_through_several_seed_nodes_one_of_them_dead(example: Path, cluster: list[RedisServer]) -> None:
+    dead = free_port()
+    seeds = f"127.0.0.1:{dead},127.0.0.1:{cluster[1].port}"
+    _check_sync_and_read(example, f"redis://{seeds}/0?cluster=true")
+    _check_sync_and_read(example, f"redis://127.0.0.1:{dead}/0?cluster=true&node=127.0.0.1:{cluster[2].port}")
+
+
+def test_cluster_errors_are_one_line_without_the_secret(example: Path, cluster: list[RedisServer]) -> None:
+    from featurelayer import OnlineStoreError
+
+    dead = [free_port(), free_port()]
+    for url in (
+        f"redis://:hunter2-secret@127.0.0.1:{dead[0]},127.0.0.1:{dead[1]}/0?cluster=true",  # every seed dead
+        f"redis://nobody:hunter2-secret@127.0.0.1:{cluster[0].port}/0?cluster=true",  # a user the nodes lack
+        "redis://:hunter2-secret@127.0.0.1:99999/0?cluster=true",  # a port out of range
+        "redis://:hunter2-secret@127.0.0.1:6379,127.0.0.1:6380/0",  # several hosts, no cluster
+    ):
+        with (
+            pytest.raises(OnlineStoreError) as raised,
+            FeatureStore(example, online_url=url, clock=lambda: END) as store,
+        ):
+            store.get_online_features(FEATURES, [{"user_id": 1}])
+        message = str(raised.value)
+        assert "hunter2" not in message and "\n" not in message and "***" in message, message
+
+
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
     """redis-server speaking only TLS, with a self-signed certificate made here."""
@@ -157,7 +183,7 @@ def test_tls_and_auth_through_the_url(example: Path, tls_server: tuple[int, Path
     with FeatureStore(example, online_url=f"redis://:tls-secret@127.0.0.1:{port}/0", clock=lambda: END) as store:
         from featurelayer import OnlineStoreError
 
-        with pytest.raises(OnlineStoreError, match=r"redis://:\*\*\*@127.0.0.1"):
+        with pytest.raises(OnlineStoreError, match=r"redis://\*\*\*@127.0.0.1"):
             store.get_online_features(FEATURES, [{"user_id": 1}])  # plain TCP to a TLS port
 
 
@@ -176,3 +202,37 @@ def test_store_urls_take_a_retention_and_a_tombstone_lifetime(tmp_path: Path) ->
     with pytest.raises(OnlineStoreError, match="is not a duration") as raised:
         open_online_store("redis://:secret@localhost:1/0?tombstones=0", tmp_path / "default")
     assert "secret" not in str(raised.value)
+
+
+SECRET = "Pa#ss/w?rd@x"  # unencoded characters that split a URL in the wrong places
+HOSTILE_URLS = [
+    f"redis://:{SECRET}@127.0.0.1:1/0",
+    f"redis://alice:{SECRET}@127.0.0.1:1/0",
+    f"rediss://alice:{SECRET}@127.0.0.1:1/0?ssl_cert_reqs=none",
+    f"redis://127.0.0.1:1/0?password={SECRET}",
+    f"redis://127.0.0.1:1/0?username={SECRET}&password=x",
+    f"rediss://127.0.0.1:1/0?ssl_password={SECRET}",
+    f"redis://:{SECRET}@127.0.0.1:99999/0",
+    f"redis://:{SECRET}@127.0.0.1:1,127.0.0.1:2/0?cluster=true",
+    f"redis://:{SECRET}@[::1/0",
+    f"unix://:{SECRET}@/nonexistent/redis.sock?db=0",
+    f"ftp://:{SECRET}@host/",
+]
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS, ids=[str(i) for i in range(len(HOSTILE_URLS))])
+def test_no_spelling_of_a_url_prints_its_secret(url: str, tmp_path: Path) -> None:
+    """Whatever the URL, the one-line error, its repr and the redacted URL hold no part of the secret."""
+    from featurelayer import OnlineStoreError
+    from featurelayer._online.base import redact
+    from featurelayer._online.connect import open_online_store
+
+    with pytest.raises(OnlineStoreError) as raised:
+        store = open_online_store(url, tmp_path / "online.sqlite")
+        try:
+            store.ping()
+        finally:
+            store.close()
+    for text in (str(raised.value), repr(raised.value), redact(url)):
+        assert "\n" not in text
+        assert not any(part in text for part in ("Pa#ss", "ss/w", "w?rd", SECRET)), text

@@ -16,12 +16,13 @@ Both stores keep the same contract, the write rule of docs/online-store.md:
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["OnlineStore", "Removal", "WriteBatch", "Written", "redact"]
+__all__ = ["OnlineStore", "Removal", "WriteBatch", "Written", "redact", "scrub"]
 
 
 @dataclass(frozen=True)
@@ -86,12 +87,38 @@ class OnlineStore(Protocol):
     def close(self) -> None: ...
 
 
+#: query parameters that carry a credential (redis-py's password=, username=, ssl_password=, ...)
+_SECRET_PARAMETER = re.compile(r"(?i)([?&;][a-z_]*(?:password|passwd|username|user|token|secret)=)([^&;#]*)")
+
+
 def redact(url: str) -> str:
-    """The URL with its password replaced by ``***``: secrets are never printed."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    """The URL with every credential replaced by ``***``: secrets are never printed.
+
+    It works on the text as given, never on a parse of it, so a password with
+    an unencoded ``#``, ``/``, ``?`` or ``@`` and a URL that does not parse are
+    redacted too: everything between ``://`` and the last ``@`` goes (the user
+    name as well), and so do credential query parameters.
+
+    >>> redact("redis://alice:s3cr#t/x@cache:6379/0?ssl_password=k3y&db=1")
+    'redis://***@cache:6379/0?ssl_password=***&db=1'
+    """
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        scheme, rest = "", url
+    at = rest.rfind("@")
+    if at != -1:
+        rest = "***" + rest[at:]
+    return _SECRET_PARAMETER.sub(r"\1***", f"{scheme}{separator}{rest}")
+
+
+def scrub(text: str, url: str) -> str:
+    """``text`` (a lower layer's error message) without any secret of ``url`` in it."""
+    rest = url.partition("://")[2] or url
+    secrets = [m.group(2) for m in _SECRET_PARAMETER.finditer(url) if m.group(2)]
+    at = rest.rfind("@")
+    if at != -1:
+        userinfo = rest[:at]
+        secrets += [userinfo, *userinfo.split(":", 1)]
+    for secret in sorted({s for s in secrets if len(s) >= 3}, key=len, reverse=True):
+        text = text.replace(secret, "***").replace(urllib.parse.quote(secret, safe=""), "***")
+    return text

@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .._errors import OnlineStoreError
-from .base import Removal, WriteBatch, Written, redact
+from .base import Removal, WriteBatch, Written, redact, scrub
 from .codec import FIELD_AT, TOMBSTONE_EVENT, TOMBSTONE_VALID_TO, VALUES_AT, stored_rows, tombstone
 
 if TYPE_CHECKING:
@@ -181,12 +181,15 @@ class _RedisErrors:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
     ) -> None:
-        if exc is None:  # the read path's case: nothing to import or test
+        if exc is None or isinstance(exc, OnlineStoreError):  # (the read path's case: nothing to do)
             return
         import redis
+        from redis.exceptions import RedisClusterException
 
-        if isinstance(exc, redis.RedisError):
-            raise OnlineStoreError(f"Redis at {redact(self.url)} failed while {self.doing}: {exc}") from exc
+        if isinstance(exc, redis.RedisError | RedisClusterException | ValueError):
+            # one line, and nothing of the URL's secrets even where redis-py quotes them
+            message = scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, self.url)
+            raise OnlineStoreError(f"Redis at {redact(self.url)} failed while {self.doing}: {message}") from None
 
 
 class RedisOnlineStore:
@@ -194,7 +197,9 @@ class RedisOnlineStore:
 
     URL forms: ``redis://[[user]:password@]host:port/db``, ``rediss://...`` for
     TLS (``?ssl_cert_reqs=none`` and friends as redis-py reads them), and
-    ``?cluster=true`` for Redis Cluster (any node's address).
+    ``?cluster=true`` for Redis Cluster, through one or several seed nodes
+    (``redis://h1:7000,h2:7001?cluster=true`` or repeated ``&node=h3:7002``):
+    a dead seed is skipped while another answers.
 
     Args:
         url: the connection URL; its password never appears in messages.
@@ -221,21 +226,21 @@ class RedisOnlineStore:
         self.retention_ms = retention_seconds * 1000
         self.retention_us = retention_seconds * 1_000_000
         self.tombstone_ms = tombstone_seconds * 1000
-        parts = urllib.parse.urlsplit(url)
-        query = urllib.parse.parse_qs(parts.query)
-        self.cluster = query.pop("cluster", ["false"])[-1].lower() in {"1", "true", "yes"}
-        clean = urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query, doseq=True)))
-        try:
+        with _RedisErrors(url, "connecting"):
+            base, seeds, self.cluster = _parse_url(url)
             if self.cluster:
-                from redis.cluster import RedisCluster
+                from redis.cluster import ClusterNode, RedisCluster
 
-                self.client: Any = RedisCluster.from_url(clean, socket_timeout=socket_timeout)
+                self.client: Any = RedisCluster.from_url(
+                    base,
+                    startup_nodes=[ClusterNode(host, port) for host, port in seeds],  # type: ignore[no-untyped-call]
+                    socket_timeout=socket_timeout,
+                    socket_connect_timeout=socket_timeout,
+                )
             else:
                 self.client = redis.Redis.from_url(
-                    clean, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
+                    base, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
                 )
-        except (redis.RedisError, ValueError) as exc:
-            raise OnlineStoreError(f"Cannot use Redis URL {redact(url)}: {exc}") from exc
         self._write_script = self.client.register_script(_WRITE_LUA)
         self._remove_script = self.client.register_script(_REMOVE_LUA)
         self._advance_script = self.client.register_script(_ADVANCE_LUA)
@@ -425,6 +430,48 @@ class RedisOnlineStore:
         self._closed = True  # a read still running drops its connection instead of keeping it
         self._drop_idle_reads()
         self.client.close()
+
+
+def _parse_url(url: str) -> tuple[str, list[tuple[str, int]], bool]:
+    """The URL for redis-py (one host, featurelayer's own parameters taken out), the other cluster seed
+    nodes, and whether it names a cluster.
+
+    Raises:
+        OnlineStoreError: a malformed seed list, a port out of range, or several hosts without a cluster.
+    """
+    scheme, separator, rest = url.partition("://")
+    userinfo, at, after = rest.rpartition("@")
+    end = min((i for i in (after.find("/"), after.find("?")) if i != -1), default=len(after))
+    hosts, tail = after[:end], after[end:]
+    path, _, query_text = tail.partition("?")
+    query = urllib.parse.parse_qsl(query_text, keep_blank_values=True)
+    cluster = any(k == "cluster" and v.lower() in {"1", "true", "yes"} for k, v in query)
+    seeds = [h for h in hosts.split(",") if h] + [v for k, v in query if k == "node"]
+    rest_query = urllib.parse.urlencode([(k, v) for k, v in query if k not in {"cluster", "node"}])
+    if not seeds and scheme != "unix":
+        raise OnlineStoreError(f"Redis URL {redact(url)} names no host: use redis://host:6379/0.")
+    if len(seeds) > 1 and not cluster:
+        raise OnlineStoreError(
+            f"Redis URL {redact(url)} names {len(seeds)} hosts: several seed nodes are for Redis Cluster; "
+            "add ?cluster=true, or name one host."
+        )
+    nodes = [_host_port(seed, url) for seed in seeds] if cluster else []
+    first = seeds[0] if seeds else hosts
+    base = f"{scheme}{separator}{userinfo}{at}{first}{path}" + (f"?{rest_query}" if rest_query else "")
+    return base, nodes[1:], cluster
+
+
+def _host_port(seed: str, url: str) -> tuple[str, int]:
+    host, _, port = seed.rpartition(":") if not seed.endswith("]") else (seed, "", "")
+    try:
+        number = int(port or 6379)
+        if not 0 < number < 65536:
+            raise ValueError
+    except ValueError:
+        raise OnlineStoreError(
+            f"Redis URL {redact(url)}: seed node {seed!r} has no valid port (1-65535): write host:port."
+        ) from None
+    return host.strip("[]") or "127.0.0.1", number
 
 
 def _glob(text: str) -> str:
