@@ -119,7 +119,7 @@ def warehouse(project_dir: Path) -> Warehouse:
     table's previous versions, as every later build's does."""
     build(project_dir, [Row((1,), BASE, BASE, 1)], [], ttl=TTL)
     project = find_project(project_dir)
-    run_dbt(project, ["compile", "-s", "view_a", "--vars", f"{{ttl_a: '{TTL}'}}"])
+    run_dbt(project, ["compile", "-s", "view_a", "--vars", f"{{ttl_a: '{TTL}s'}}"])
     manifest = json.loads((project.target_dir / "manifest.json").read_text())
     [node] = [n for n in manifest["nodes"].values() if n.get("name") == "view_a" and n["resource_type"] == "model"]
     assert "_fl_snapshot" in node["compiled_code"] and "greatest" in node["compiled_code"]

@@ -118,7 +118,8 @@ def build(project_dir: Path, rows_a: list[Row], rows_b: list[Row], ttl: int | No
                 connection.execute(f"create or replace table {name} as select * from {name}_input")
     else:
         _write_postgres(tables, os.environ["FEATURELAYER_TEST_PG_SCHEMA"])
-    run_dbt(find_project(project_dir, target=target), ["build", "--vars", f"{{ttl_a: '{ttl or ''}'}}"])
+    ttl_text = f"{ttl}s" if ttl else ""
+    run_dbt(find_project(project_dir, target=target), ["build", "--vars", f"{{ttl_a: '{ttl_text}'}}"])
 
 
 def _write_postgres(tables: dict[str, pa.Table], schema: str) -> None:

@@ -20,31 +20,38 @@ def parse_ttl(ttl: str | int | float | None) -> int | None:
     """Returns the ttl in seconds, or None when there is none.
 
     Args:
-        ttl: a positive number of seconds, or units w/d/h/m/s largest first.
+        ttl: units w/d/h/m/s, largest first (``"30d"``, ``"1d12h"``); ``0``
+            (or ``"0"``) or nothing for no ttl, as in Feast. A bare number
+            other than 0 is refused: ``30`` read as seconds once silently
+            emptied training sets that meant 30 days.
 
     Raises:
-        ValidationError: the ttl does not parse or is not positive.
+        ValidationError: the ttl does not parse, has no unit, or is negative.
 
-    >>> parse_ttl("30d"), parse_ttl("1d12h"), parse_ttl(3600), parse_ttl(None)
-    (2592000, 129600, 3600, None)
+    >>> parse_ttl("30d"), parse_ttl("1d12h"), parse_ttl("3600s"), parse_ttl(0), parse_ttl(None)
+    (2592000, 129600, 3600, None, None)
     """
     if ttl is None or ttl == "":
         return None
     if isinstance(ttl, bool):
         raise ValidationError(f"ttl must be a duration such as '30d', not a boolean; got {ttl!r}")
-    if isinstance(ttl, int | float):
-        seconds = int(ttl)
-    else:
-        text = str(ttl).strip().lower()
-        match = _TTL.match(text + "s" if text.isdigit() else text)
-        if not str(ttl).strip() or match is None:
-            raise ValidationError(
-                f"ttl {ttl!r} does not parse. Write it as a number of seconds or with units "
-                "w/d/h/m/s, largest first, e.g. '30d', '12h', '1d12h', '3600s'."
-            )
-        seconds = sum(int(part or 0) * unit for part, unit in zip(match.groups(), _UNIT_SECONDS, strict=True))
+    text = str(ttl).strip().lower()
+    if isinstance(ttl, int | float) or re.fullmatch(r"[+-]?\d+(\.\d*)?", text):
+        if float(text) == 0:
+            return None  # no limit, as Feast reads ttl=0
+        raise ValidationError(
+            f"ttl {ttl!r} has no unit: write it with one, e.g. '{text}s', '{text}m', '{text}h' or '{text}d' "
+            "(units w/d/h/m/s, largest first), or 0 for no ttl."
+        )
+    match = _TTL.match(text)
+    if not text or match is None:
+        raise ValidationError(
+            f"ttl {ttl!r} does not parse. Write it with units w/d/h/m/s, largest first, e.g. '30d', '12h', "
+            "'1d12h', '3600s', or 0 for no ttl."
+        )
+    seconds = sum(int(part or 0) * unit for part, unit in zip(match.groups(), _UNIT_SECONDS, strict=True))
     if seconds <= 0:
-        raise ValidationError(f"ttl {ttl!r} must be positive; leave it out for no ttl.")
+        return None  # "0s", "0d": no limit, like 0
     return seconds
 
 
