@@ -264,6 +264,11 @@ def test_sql_entity_df_and_to_table(project_dir: Path, warehouse: str) -> None:
         ]
         as_of = store.get_features_as_of(["view_a:a_value"], _minutes(3)).to_arrow()
         assert as_of.to_pylist() == [{"k1": 1, "a_value": 10}]
+        # the ISO strings the dbt as_of macro takes: naive is UTC, an offset is converted
+        for text in ("2025-01-01 00:03:00", "2025-01-01T01:03:00+01:00", "2025-01-01T00:03:00Z"):
+            assert store.get_features_as_of(["view_a:a_value"], text).to_arrow().equals(as_of), text
+        with pytest.raises(ValidationError, match="not an ISO 8601 date or time"):
+            store.get_features_as_of(["view_a:a_value"], "yesterday")
 
 
 def test_features_as_of_needs_one_entity(store: FeatureStore) -> None:

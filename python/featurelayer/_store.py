@@ -250,12 +250,13 @@ class FeatureStore:
         return job
 
     def get_features_as_of(
-        self, features: Sequence[str] | str, timestamp: dt.datetime, *, full_feature_names: bool = False
+        self, features: Sequence[str] | str, timestamp: dt.datetime | str, *, full_feature_names: bool = False
     ) -> RetrievalJob:
         """Every entity's features valid at one instant (no entity dataframe needed).
 
-        The entities are those with a row valid at ``timestamp`` in at least one
-        requested view; the views must share their join keys.
+        The entities are those with a row valid at ``timestamp`` (a datetime, or
+        an ISO 8601 string as the dbt ``as_of`` macro takes; naive means UTC) in
+        at least one requested view; the views must share their join keys.
         """
         request = resolve_request(self.registry, features, full_feature_names=full_feature_names)
         job = RetrievalJob.as_of(self._open_offline, self._dialect, request, timestamp)

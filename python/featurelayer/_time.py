@@ -32,14 +32,34 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def utc_naive(value: dt.datetime) -> dt.datetime:
+def utc_naive(value: dt.datetime | dt.date | str) -> dt.datetime:
     """An instant as naive UTC: naive values are UTC already, aware ones are converted.
 
+    Accepts a datetime, a date (its midnight) or an ISO 8601 string, as the dbt
+    ``as_of`` macro does (``"2026-11-15 00:00:00"``, ``"2026-11-15T00:00:00+01:00"``,
+    ``"2026-11-15"``; naive means UTC).
+
     Raises:
-        ValidationError: ``value`` is not a datetime.
+        ValidationError: ``value`` is none of those.
+
+    >>> utc_naive("2026-11-15T01:00:00+01:00")
+    datetime.datetime(2026, 11, 15, 0, 0)
     """
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+        except ValueError:
+            raise ValidationError(
+                f"timestamp {value!r} is not an ISO 8601 date or time; write e.g. '2026-11-15 00:00:00' "
+                "(naive means UTC) or '2026-11-15T00:00:00+01:00'."
+            ) from None
+    elif isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day)
     if not isinstance(value, dt.datetime):
-        raise ValidationError(f"timestamp must be a datetime; got {type(value).__name__}.")
+        raise ValidationError(
+            f"timestamp must be a datetime, a date or an ISO 8601 string; got {type(value).__name__}."
+        )
     if value.tzinfo is not None:
         return value.astimezone(dt.UTC).replace(tzinfo=None)
     return value

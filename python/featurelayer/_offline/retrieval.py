@@ -85,7 +85,7 @@ class RetrievalJob:
 
     @classmethod
     def as_of(
-        cls, offline: Callable[[], OfflineStore], dialect: str, request: ResolvedRequest, timestamp: dt.datetime
+        cls, offline: Callable[[], OfflineStore], dialect: str, request: ResolvedRequest, timestamp: dt.datetime | str
     ) -> RetrievalJob:
         """A job for every entity with a row valid at ``timestamp`` in a requested view (one set of join keys)."""
         if request.request_fields:
