@@ -123,6 +123,7 @@ def _find_profiles_dir(root: Path, dbt_dir: Path, explicit: str | os.PathLike[st
         options = [root, dbt_dir, Path.home() / ".dbt"]
         if os.environ.get("DBT_PROFILES_DIR"):
             options.insert(0, Path(os.environ["DBT_PROFILES_DIR"]).resolve())
+    options = list(dict.fromkeys(options))  # (the project root may be its dbt folder too)
     for option in options:
         if (option / "profiles.yml").is_file():
             return option

@@ -193,7 +193,7 @@ class DuckDBOfflineStore:
         return entity_query(sql, self.dialect, "DuckDB")
 
     def to_arrow(self, query: exp.Expr, params: Sequence[Any] = ()) -> pa.Table:
-        with self.session() as connection:
+        with self.session() as connection, _one_line_errors():
             return connection.sql(query.sql(self.dialect), params=list(params) or None).to_arrow_table()
 
     def stream(self, query: exp.Expr, params: Sequence[Any] = (), batch_rows: int = 10_000) -> Iterator[pa.RecordBatch]:
@@ -221,10 +221,11 @@ class DuckDBOfflineStore:
                     [row] = connection.execute(version.sql(self.dialect)).fetchall()
                 except Exception as exc:  # duckdb raises many error classes; all mean the same here
                     raise ProjectError(no_version_error(version, exc)) from exc
-                reader = connection.sql(query.sql(self.dialect), params=list(params) or None).to_arrow_reader(
-                    batch_rows
-                )
-                batches = spill(reader, schema, self._spill_folder)
+                with _one_line_errors():
+                    reader = connection.sql(query.sql(self.dialect), params=list(params) or None).to_arrow_reader(
+                        batch_rows
+                    )
+                    batches = spill(reader, schema, self._spill_folder)
             finally:
                 connection.rollback()  # read only: nothing to keep
         return (None if row[0] is None else int(row[0])), batches
@@ -239,7 +240,7 @@ class DuckDBOfflineStore:
         if not replace and self._exists(table):
             raise exists_error(table.sql(self.dialect))
         statement = exp.Create(this=table, kind="TABLE", expression=query, replace=True)
-        with self.session(write=True) as connection:
+        with self.session(write=True) as connection, _one_line_errors():
             connection.execute(statement.sql(self.dialect), list(params) or None)
         return table.sql(self.dialect)
 
@@ -251,3 +252,26 @@ class DuckDBOfflineStore:
                 [table.name, table.db or None],
             ).fetchall()
         return bool(found)
+
+
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """DuckDB's errors (often dozens of lines: hints, the SQL, a caret) as one featurelayer line.
+
+    A missing table or column means the warehouse is not what the manifest
+    says: a ProjectError that says to build. A value that does not convert is
+    the caller's input: a ValidationError.
+    """
+    import duckdb
+
+    try:
+        yield
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if isinstance(exc, duckdb.CatalogException | duckdb.BinderException):
+            raise ProjectError(
+                f"DuckDB: {first} A feature table is missing or not what the manifest says: run `featurelayer build`."
+            ) from None
+        if isinstance(exc, duckdb.ConversionException | duckdb.InvalidInputException):
+            raise ValidationError(f"DuckDB could not read the input: {first}") from None
+        raise ProjectError(f"DuckDB failed: {first}") from None

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from .. import __version__
 from .catalog import describe, list_command
 from .dbt import build, parse
 from .example import demo, example_data
@@ -22,6 +23,7 @@ __all__ = ["main"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="featurelayer", message="%(prog)s %(version)s")
 @click.option(
     "--project-dir",
     type=click.Path(file_okay=False, path_type=Path),

@@ -30,8 +30,16 @@ def friendly_errors(command: F) -> F:
 
 
 def project_of(ctx: click.Context) -> Project:
-    """The project of the global ``--project-dir``, ``--profiles-dir`` and ``--target``."""
-    return find_project(ctx.obj["project_dir"], ctx.obj["profiles_dir"], ctx.obj["target"])
+    """The project of the global ``--project-dir``, ``--profiles-dir`` and ``--target``.
+
+    A ``--target`` the profile lacks is refused here, before any work.
+    """
+    from .._dbt.target import load_target
+
+    project = find_project(ctx.obj["project_dir"], ctx.obj["profiles_dir"], ctx.obj["target"])
+    if project.target is not None:
+        load_target(project)
+    return project
 
 
 def view_names(views: str | None) -> list[str] | None:

@@ -29,6 +29,11 @@ def build(ctx: click.Context, select: tuple[str, ...], dbt_args: tuple[str, ...]
     if not result.success:
         failed = "\n".join(f"  {uid}: {status}" for uid, status, _ in result.failures)
         raise click.ClickException(f"dbt build failed:\n{failed or '  (see dbt output above)'}")
+    if select and not result.nodes:
+        raise click.ClickException(
+            f"dbt selected nothing with {' '.join(f'-s {s}' for s in select)}: check the selector "
+            "(`featurelayer list` names the feature views; dbt's own `dbt ls -s ...` shows what a selector picks)."
+        )
 
 
 @click.command()
