@@ -197,9 +197,9 @@ def test_store_urls_take_a_retention_and_a_tombstone_lifetime(tmp_path: Path) ->
         assert (store.retention_us, store.tombstone_us) == (7_200_000_000, 1_800_000_000)  # type: ignore[attr-defined]
     finally:
         store.close()
-    with pytest.raises(OnlineStoreError, match=r"retention='soon' is not a duration"):
+    with pytest.raises(OnlineStoreError, match=r"retention is not a duration longer than 0"):
         open_online_store("redis://:secret@localhost:1/0?retention=soon", tmp_path / "default")
-    with pytest.raises(OnlineStoreError, match="is not a duration") as raised:
+    with pytest.raises(OnlineStoreError, match="tombstones is not a duration") as raised:
         open_online_store("redis://:secret@localhost:1/0?tombstones=0", tmp_path / "default")
     assert "secret" not in str(raised.value)
 

@@ -89,7 +89,7 @@ def test_request_errors_are_clear(example: Path, online_url: str) -> None:
             store.get_online_features(FEATURES, [{"customer": 1}])
         with pytest.raises(ValidationError, match="Did you mean 'user_profile'"):
             store.get_online_features(["user_profil:plan"], [{"user_id": 1}])
-        with pytest.raises(ValidationError, match="does not fit"):
+        with pytest.raises(ValidationError, match="not a int64 key"):
             store.get_online_features(["user_profile:plan"], [{"user_id": "not a number"}])
         with pytest.raises(ValidationError, match="same keys"):
             store.get_online_features(["user_profile:plan"], [{"user_id": 1}, {"uid": 2}])

@@ -9,7 +9,7 @@ come back exactly as given, in input order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -55,7 +55,13 @@ def to_arrow(entity_df: pd.DataFrame | pa.Table) -> pa.Table:
     except ImportError:  # pragma: no cover - pandas is a dependency
         pd = None
     if pd is not None and isinstance(entity_df, pd.DataFrame):
-        return pa.Table.from_pandas(entity_df, preserve_index=False)
+        try:
+            return pa.Table.from_pandas(entity_df, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+            raise ValidationError(
+                f"entity_df cannot be read: {str(exc).strip().splitlines()[0]}. Give each column values of one "
+                "type, e.g. entity_df['user_id'] = entity_df['user_id'].astype('int64')."
+            ) from None
     raise ValidationError(
         f"entity_df must be a pandas DataFrame, a pyarrow Table or a SQL query string; got {type(entity_df).__name__}."
     )
@@ -86,14 +92,22 @@ def pick_timestamp_column(schema: Iterable[tuple[str, Any]], is_timestamp: Any) 
     )
 
 
-def entity_rows_from_arrow(table: pa.Table, join_keys: Sequence[str], extra: Sequence[str] = ()) -> EntityRows:
+def entity_rows_from_arrow(
+    table: pa.Table,
+    join_keys: Sequence[str],
+    extra: Sequence[str] = (),
+    key_types: Mapping[str, pa.DataType] | None = None,
+) -> EntityRows:
     """Checks the caller's table and extracts row number, keys, ``extra`` columns and UTC timestamp.
 
     ``extra`` are request fields the warehouse needs (SQL transforms read them).
+    Keys are cast to the views' declared ``key_types`` here, so a value that
+    does not fit ('SKU-012' for a bigint key) is the caller's error, named.
 
     Raises:
-        ValidationError: a join key or the timestamp column is missing, or the
-            timestamp column does not hold timestamps.
+        ValidationError: a join key or the timestamp column is missing, the
+            timestamp column does not hold timestamps, or a key value does not
+            fit its declared type.
     """
     names = table.column_names
     for internal in (ROW_ID, TIMESTAMP):
@@ -117,8 +131,9 @@ def entity_rows_from_arrow(table: pa.Table, join_keys: Sequence[str], extra: Seq
         raise ValidationError(f"entity_df column '{ts_name}' has {column.null_count} null timestamp(s).")
     utc = utc_naive_column(column)
     carried = [c for c in extra if c not in join_keys]
+    key_columns = [_typed_key(table.column(k), k, (key_types or {}).get(k)) for k in join_keys]
     keys = pa.table(
-        [pa.array(np.arange(table.num_rows, dtype=np.int64)), *(table.column(k) for k in [*join_keys, *carried]), utc],
+        [pa.array(np.arange(table.num_rows, dtype=np.int64)), *key_columns, *(table.column(c) for c in carried), utc],
         names=[ROW_ID, *join_keys, *carried, TIMESTAMP],
     )
     return EntityRows(original=table, keys=keys, timestamp_column=ts_name)
@@ -126,3 +141,19 @@ def entity_rows_from_arrow(table: pa.Table, join_keys: Sequence[str], extra: Seq
 
 def _is_arrow_timestamp(kind: pa.DataType) -> bool:
     return bool(pa.types.is_timestamp(kind) or pa.types.is_date(kind))
+
+
+def _typed_key(column: pa.ChunkedArray, name: str, kind: pa.DataType | None) -> pa.ChunkedArray:
+    """A key column in the view's declared type; booleans never pass for numbers."""
+    if kind is None or column.type == kind:
+        return column
+    if pa.types.is_boolean(column.type) and not pa.types.is_boolean(kind):
+        raise ValidationError(f"entity_df column '{name}' holds booleans; the key is {kind}. Pass its values.")
+    try:
+        return column.cast(kind)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+        reason = str(exc).strip().splitlines()[0]
+        raise ValidationError(
+            f"entity_df column '{name}' does not fit the key's declared type {kind}: {reason}. "
+            f"Pass {kind} values (or correct the view's data_type)."
+        ) from None

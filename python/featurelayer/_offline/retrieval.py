@@ -79,7 +79,10 @@ class RetrievalJob:
         """A job whose entity rows are in memory; they are checked here, before anything runs."""
         table = to_arrow(entity_df)
         check_request_fields(table.column_names, request, "entity_df")
-        rows = entity_rows_from_arrow(table, _join_keys(request), extra=list(request.request_fields))
+        key_types = {k: t for ref in request.refs for k, t in ref.view.key_types.items()}
+        rows = entity_rows_from_arrow(
+            table, _join_keys(request), extra=list(request.request_fields), key_types=key_types
+        )
         check_collisions(table.column_names, request)
         return cls(offline, dialect, request, rows, None, as_known_at_time)
 

@@ -57,12 +57,13 @@ def _settings(url: str) -> tuple[str, dict[str, int]]:
             continue
         try:
             seconds = parse_ttl(value)
-        except ValidationError as exc:
+        except ValidationError:
+            seconds = None
+        if not seconds:  # (a value in the URL is printed only redacted: it may sit beside a password)
             raise OnlineStoreError(
-                f"Online store URL {redact(url)}: {name}={value!r} is not a duration ({exc})."
-            ) from None
-        if not seconds:
-            raise OnlineStoreError(f"Online store URL {redact(url)}: {name} must be longer than 0 (e.g. {name}=1d).")
+                f"Online store URL {redact(url)}: {name} is not a duration longer than 0; write it with a unit, "
+                f"such as {name}=1d, 12h or 90m."
+            )
         settings[name] = seconds
     if len(rest) == len(query):
         return url, settings

@@ -84,17 +84,60 @@ _PYTHON_TYPES = {pa.int64(): int, pa.int32(): int, pa.int16(): int, pa.string():
 
 
 def _typed_keys(values: list[Any], kind: pa.DataType | None, name: str, view: str) -> list[Any]:
-    """Key values as the feature table stores them, so the caller's 42 and '42' do not both miss."""
+    """Key values as the feature table stores them, each on its own, so the caller's 42 and '42' (even in one
+    request) find the same row; a boolean never passes for a number (True is not user 1)."""
     if kind is None:
         return values
     python_type = _PYTHON_TYPES.get(kind)
     if python_type is not None and all(type(v) is python_type for v in values):
-        return values  # already right: skip Arrow on the hot path
+        return values  # already right: skip the conversions on the hot path
+    if pa.types.is_integer(kind):
+        return [_as_int(v, kind, name, view) for v in values]
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return [_as_str(v, kind, name, view) for v in values]
     try:
         converted: list[Any] = pa.array(values).cast(kind).to_pylist()
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
-        raise ValidationError(f"entity_rows column '{name}' does not fit {view}'s key type {kind}: {exc}") from exc
+        raise ValidationError(f"entity_rows column '{name}' does not fit {view}'s key type {kind}: {exc}") from None
     return converted
+
+
+def _integer(value: Any) -> int | None:
+    """The integer a non-boolean integer-like value (int, numpy's) holds, else None."""
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
+
+
+def _as_int(value: Any, kind: pa.DataType, name: str, view: str) -> int | None:
+    if value is None or (type(value) is int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        return int(value.strip())
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    number = _integer(value)
+    if number is not None:
+        return number
+    raise ValidationError(
+        f"entity_rows column '{name}' holds {value!r} ({type(value).__name__}), which is not a {kind} key of "
+        f"'{view}'. Pass integers (or their digits as text)."
+    )
+
+
+def _as_str(value: Any, kind: pa.DataType, name: str, view: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return None if value is None else str(value)
+    number = _integer(value)
+    if number is not None:
+        return str(number)
+    raise ValidationError(
+        f"entity_rows column '{name}' holds {value!r} ({type(value).__name__}), which is not a {kind} key of "
+        f"'{view}'. Pass text."
+    )
 
 
 def read_online(
