@@ -29,6 +29,7 @@ __all__ = [
     "ProjectError",
     "RemovalGuardError",
     "ValidationError",
+    "shown",
     "suggest",
 ]
 
@@ -74,11 +75,24 @@ class ValidationError(FeatureLayerError, ValueError):
     """A value passed by the caller cannot be used."""
 
 
+def shown(name: object, limit: int = 80) -> str:
+    """A caller's name as a message may show it: quoted, with newlines and NULs escaped, and bounded, so a
+    hostile name cannot break the one-line rule or flood a log.
+
+    >>> shown("line\\nbreak"), shown("x" * 100, limit=12)
+    ("'line\\\\nbreak'", "'xxxxxxx...'")
+    """
+    text = repr(str(name))
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
+
+
 def suggest(name: str, options: Iterable[str]) -> str:
     """The "did you mean" sentence for an unknown ``name``, or "" when nothing is close.
 
     >>> suggest("user_profil", ["user_profile", "user_activity"])
     " Did you mean 'user_profile'?"
     """
+    if len(name) > 200:  # nothing declared is that long; difflib on it would only take time
+        return ""
     close = difflib.get_close_matches(name, list(options), n=3, cutoff=0.6)
     return f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from .._errors import DefinitionError, ValidationError, suggest
+from .._errors import DefinitionError, ValidationError, shown, suggest
 from .._transforms.definitions import Transform, load_python_transforms, parse_sql_transform
 from .._types import sqlglot_dialect
 from .manifest import feature_views, parse_entities, read_manifest
@@ -96,7 +96,7 @@ class Registry:
         except KeyError:
             names = list(self.feature_views)
             raise ValidationError(
-                f"No feature view '{name}'.{suggest(name, names)} "
+                f"No feature view {shown(name)}.{suggest(name, names)} "
                 f"Feature views: {', '.join(names) or '(none: no model has config.meta.feature_layer)'}."
             ) from None
 
@@ -107,7 +107,7 @@ class Registry:
         except KeyError:
             names = list(self.feature_services)
             raise ValidationError(
-                f"No feature service '{name}'.{suggest(name, names)} "
+                f"No feature service {shown(name)}.{suggest(name, names)} "
                 f"Feature services: {', '.join(names) or '(none: no exposure has config.meta.feature_layer)'}. "
                 "Or pass a list of 'view:feature' references."
             ) from None
@@ -118,7 +118,7 @@ class Registry:
             return self.transforms[name]
         except KeyError:
             raise DefinitionError(
-                f"No transform '{name}'.{suggest(name, self.transforms)} Declare it under dbt_project.yml "
+                f"No transform {shown(name)}.{suggest(name, self.transforms)} Declare it under dbt_project.yml "
                 "`vars: feature_layer: transforms:` or with @on_demand_transform in the transforms module."
             ) from None
 

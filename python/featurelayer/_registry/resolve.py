@@ -22,7 +22,7 @@ from typing import Protocol
 
 import pyarrow as pa
 
-from .._errors import DefinitionError, ValidationError
+from .._errors import DefinitionError, ValidationError, shown
 from .._transforms.bound import BoundTransform
 from .._transforms.definitions import SqlTransform, Transform
 from .services import FeatureService
@@ -93,7 +93,9 @@ def resolve_features(
     refs: list[FeatureRef] = []
     for reference in features:
         if not isinstance(reference, str) or reference.count(":") != 1:
-            raise ValidationError(f"Feature reference {reference!r} is not of the form 'view:feature' (or 'view:*').")
+            raise ValidationError(
+                f"Feature reference {shown(reference)} is not of the form 'view:feature' (or 'view:*')."
+            )
         view_name, feature_name = reference.split(":")
         view = projections[view_name] if projections and view_name in projections else registry.feature_view(view_name)
         chosen = view.features if feature_name == "*" else (view.feature(feature_name),)
@@ -107,7 +109,7 @@ def resolve_features(
         if other is None:
             seen[ref.output_name] = ref
         elif other.reference == ref.reference:
-            raise ValidationError(f"Feature '{ref.reference}' is requested twice.")
+            raise ValidationError(f"Feature {shown(ref.reference)} is requested twice.")
         else:
             raise ValidationError(
                 f"Features '{other.reference}' and '{ref.reference}' would both be column "

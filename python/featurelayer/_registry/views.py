@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from .._errors import ValidationError, suggest
+from .._errors import ValidationError, shown, suggest
 
 __all__ = ["INTERVAL_COLUMNS", "SNAPSHOT_COLUMN", "Entity", "Feature", "FeatureView"]
 
@@ -122,7 +122,7 @@ class FeatureView:
                 return feature
         names = [f.name for f in self.features]
         raise ValidationError(
-            f"Feature view '{self.name}' has no feature '{name}'.{suggest(name, names)} "
+            f"Feature view '{self.name}' has no feature {shown(name)}.{suggest(name, names)} "
             f"Its features: {', '.join(names)}."
         )
 
