@@ -1,6 +1,7 @@
 """Training retrieval: the warehouse side.
 
 - ``entity_rows``: a caller's entity dataframe, checked and normalised;
+- ``guard``: a caller's entity_df SQL, parsed and let through only as a query;
 - ``queries``: the SQL, built on one "valid at t" rule (point-in-time join,
   each entity's latest row and the table's version for the sync, every entity
   as of an instant, a lookup);
