@@ -2,14 +2,14 @@
 
 An offline store runs the sqlglot expressions of ``queries`` in one
 warehouse's dialect: it makes in-memory entity rows queryable, returns Arrow,
-streams large results in batches and writes tables. DuckDB (``duckdb_store``)
+reads a sync's snapshot (its version and rows, spilled locally) and writes tables. DuckDB (``duckdb_store``)
 and PostgreSQL (``postgres_store``) are the two today; ``warehouse`` picks the
 target's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -34,9 +34,6 @@ class OfflineStore(Protocol):
     def query_schema(self, sql: str) -> list[tuple[str, str]]: ...
     def parse(self, sql: str) -> exp.Query: ...
     def to_arrow(self, query: exp.Expr, params: Sequence[Any] = ()) -> pa.Table: ...
-    def stream(
-        self, query: exp.Expr, params: Sequence[Any] = (), batch_rows: int = 10_000
-    ) -> Iterator[pa.RecordBatch]: ...
     def read_snapshot(
         self,
         version: exp.Expr,

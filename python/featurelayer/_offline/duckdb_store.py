@@ -196,11 +196,6 @@ class DuckDBOfflineStore:
         with self.session() as connection, _one_line_errors():
             return connection.sql(query.sql(self.dialect), params=list(params) or None).to_arrow_table()
 
-    def stream(self, query: exp.Expr, params: Sequence[Any] = (), batch_rows: int = 10_000) -> Iterator[pa.RecordBatch]:
-        """The query's result in Arrow batches, so memory stays flat however large it is."""
-        with self.session() as connection:
-            yield from connection.sql(query.sql(self.dialect), params=list(params) or None).to_arrow_reader(batch_rows)
-
     def read_snapshot(
         self,
         version: exp.Expr,

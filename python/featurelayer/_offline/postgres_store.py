@@ -141,23 +141,6 @@ class PostgresOfflineStore:
             connection.set_session(readonly="DEFAULT")
             connection.autocommit = True
 
-    def stream(self, query: exp.Expr, params: Sequence[Any] = (), batch_rows: int = 10_000) -> Iterator[pa.RecordBatch]:
-        """The query's result in Arrow batches, through a server-side cursor."""
-        import pyarrow as pa
-
-        self._connection.autocommit = False
-        try:
-            with self._connection.cursor(name=f"fl_stream_{uuid.uuid4().hex}") as cursor:
-                cursor.itersize = batch_rows
-                cursor.execute(query.sql(self.dialect), list(params) or None)
-                names: list[str] | None = None
-                while rows := cursor.fetchmany(batch_rows):
-                    names = names or [column.name for column in cursor.description]
-                    yield pa.RecordBatch.from_pydict({n: [row[i] for row in rows] for i, n in enumerate(names)})
-            self._connection.commit()
-        finally:
-            self._connection.autocommit = True
-
     def read_snapshot(
         self,
         version: exp.Expr,

@@ -205,7 +205,9 @@ def sync_views(
             report.views.append(view_report)
             break
         if not incremental and meta:
+            removal_started = time.perf_counter()
             _remove(project, view, snapshot, now_us, online, meta, view_report, allow_removals)
+            view_report.removal_seconds = time.perf_counter() - removal_started
         _advance_watermark(project, view, online, meta, snapshot, newest, now_us)
         view_report.seconds = time.perf_counter() - view_started
         report.views.append(view_report)
@@ -302,23 +304,6 @@ def _remove(
     drifts up as Redis drops rows past their retention by itself); if the
     exact count exceeds it too, nothing is removed and the report says why.
     """
-    started = time.perf_counter()
-    try:
-        _guarded_removal(project, view, snapshot, now_us, online, meta, report, allow_removals)
-    finally:
-        report.removal_seconds = time.perf_counter() - started
-
-
-def _guarded_removal(
-    project: str,
-    view: FeatureView,
-    snapshot: int | None,
-    now_us: int,
-    online: OnlineStore,
-    meta: dict[str, str],
-    report: ViewSyncReport,
-    allow_removals: bool,
-) -> None:
     if snapshot is None:
         # An empty table has no version to read. It was built after the newest snapshot synced
         # (which had rows), so its removals rank just above that one: any real build is later.
