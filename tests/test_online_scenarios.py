@@ -180,6 +180,8 @@ def test_training_data_never_replaces_a_feature_table(project_dir: Path) -> None
         with pytest.raises(ValidationError, match="exists already; pass replace=True"):
             job.to_table("training_set")
         assert job.to_table("training_set", replace=True) == '"training_set"'
+        with pytest.raises(ValidationError, match="is not a table name"):
+            job.to_table("x'")  # sqlglot cannot tokenize it: one line, not a TokenError
 
 
 def test_a_producer_clock_running_ahead_cannot_make_incremental_syncs_skip_late_rows(
