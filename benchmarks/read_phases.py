@@ -75,7 +75,9 @@ def main() -> None:
                 "entity rows to columns": lambda: _columns(rows),
                 "keys (both views)": keys,
                 "store.read: one MGET": lambda: online.read(all_keys),
-                "decode_rows, one view": lambda: decode_rows(raw[: len(rows)], now_us, len(views[0].features)),
+                "decode_rows, one view": lambda: decode_rows(
+                    raw[: len(rows)], now_us, len(views[0].features), online.retention_us
+                ),
                 "read_online, whole": lambda: read_online(project, online, request.refs, rows, now=workload.now),
                 "the SQL transform": lambda: apply_online_transforms(request, response),
                 "to_dict": served.to_dict,
