@@ -18,7 +18,7 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from .._errors import ValidationError
+from .._errors import ValidationError, shown
 from .._registry.resolve import ResolvedRequest, check_collisions, check_request_fields
 from .._time import utc_naive
 from .._transforms.apply import apply_transforms
@@ -240,14 +240,14 @@ class RetrievalJob:
     def _refuse_feature_table(self, name: str) -> None:
         try:
             table = exp.to_table(name, dialect=self._dialect)
-        except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as exc:
+        except (sqlglot.errors.ParseError, sqlglot.errors.TokenError):
             raise ValidationError(
-                f"to_table: {name!r} is not a table name ({exc}); use `table` or `schema.table`."
+                f"to_table: {shown(name)} is not a table name; use `table` or `schema.table`."
             ) from None
         schema, identifier = table.db.lower(), table.name.lower()
         if any(identifier == t and (not schema or schema == s) for s, t in self.protected):
             raise ValidationError(
-                f"to_table: {name!r} is a feature view's table; writing training data there would replace the "
+                f"to_table: {shown(name)} is a feature view's table; writing training data there would replace the "
                 "view's rows. Choose another name, such as 'training_" + table.name + "'."
             )
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from .._errors import OnlineStoreError, ValidationError
+from .._errors import OnlineStoreError, ValidationError, shown
 from .._time import micros
 from .._transforms.apply import apply_transforms
 from .codec import decode_rows, entity_keys, view_schema_tag
@@ -123,8 +123,8 @@ def _as_int(value: Any, kind: pa.DataType, name: str, view: str) -> int | None:
     if number is not None:
         return number
     raise ValidationError(
-        f"entity_rows column '{name}' holds {value!r} ({type(value).__name__}), which is not a {kind} key of "
-        f"'{view}'. Pass integers (or their digits as text)."
+        f"entity_rows column '{name}' holds {shown(value)} ({type(value).__name__}), which is not a {kind} key "
+        f"of '{view}'. Pass integers (or their digits as text)."
     )
 
 
@@ -135,8 +135,8 @@ def _as_str(value: Any, kind: pa.DataType, name: str, view: str) -> str | None:
     if number is not None:
         return str(number)
     raise ValidationError(
-        f"entity_rows column '{name}' holds {value!r} ({type(value).__name__}), which is not a {kind} key of "
-        f"'{view}'. Pass text."
+        f"entity_rows column '{name}' holds {shown(value)} ({type(value).__name__}), which is not a {kind} key "
+        f"of '{view}'. Pass text."
     )
 
 
