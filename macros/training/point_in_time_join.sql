@@ -56,7 +56,7 @@
     {%- set meta = node.config.meta.feature_layer -%}
     {%- set keys = feature_layer._entity_join_keys(meta.get('entities'), "model '" ~ name ~ "'") -%}
     {%- set alias = 'fl_v' ~ loop.index0 -%}
-    {%- set reserved = keys + [meta.get('timestamp'), meta.get('created_timestamp'), 'valid_from', 'valid_to'] -%}
+    {%- set reserved = keys + [meta.get('timestamp'), meta.get('created_timestamp'), 'valid_from', 'valid_to', '_fl_snapshot'] -%}
     {%- set available = [] -%}
     {%- for column in node.columns.values() -%}
       {%- if column.name not in reserved -%}{%- do available.append(column.name) -%}{%- endif -%}
@@ -70,7 +70,7 @@
         {%- do outputs.append((alias, column, (name ~ '__' ~ column) if full_feature_names else column)) -%}
       {%- endfor -%}
     {%- endfor -%}
-    {%- do joins.append((relations[name], alias, keys)) -%}
+    {%- do joins.append((relations[name], alias, keys, feature_layer._parse_ttl(meta.get('ttl'), "model '" ~ name ~ "'"))) -%}
   {%- endfor -%}
   {%- set seen = [] -%}
   {%- for output in outputs -%}
@@ -86,11 +86,16 @@ select
     {{ alias }}.{{ column }} as {{ output }}
     {%- endfor %}
 from {{ spine }} as fl_entity
-{%- for relation, alias, keys in joins %}
+{%- for relation, alias, keys, ttl_seconds in joins %}
 left join {{ relation }} as {{ alias }}
     on {% for key in keys %}{{ alias }}.{{ key }} = fl_entity.{{ key }}
     and {% endfor %}{{ alias }}.valid_from <= fl_entity.{{ timestamp }}
     and fl_entity.{{ timestamp }} < {{ alias }}.valid_to
+    {%- if ttl_seconds is not none %}
+    {#- the ttl bound again, exactly: valid_to holds it to the microsecond, and a spine at a finer
+        precision (DuckDB's TIMESTAMP_NS) could lie between event + ttl and valid_to #}
+    and {{ alias }}.valid_from >= {{ dbt.dateadd('second', -ttl_seconds, 'fl_entity.' ~ timestamp) }}
+    {%- endif %}
 {%- endfor %}
 {% endmacro %}
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .._errors import ValidationError
 from .._time import utc_naive_column
@@ -22,11 +23,13 @@ from .._time import utc_naive_column
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ROW_ID", "TIMESTAMP", "EntityRows", "entity_rows_from_arrow", "pick_timestamp_column"]
+__all__ = ["ROW_ID", "TIMESTAMP", "TIMESTAMP_CEIL", "EntityRows", "entity_rows_from_arrow", "pick_timestamp_column"]
 
 #: Internal column names; they never reach the caller.
 ROW_ID = "__fl_row"
 TIMESTAMP = "__fl_ts"
+#: The lookup instant rounded up to a microsecond, present when the caller's has finer parts.
+TIMESTAMP_CEIL = "__fl_ts_ceil"
 #: The timestamp column's name when the caller does not say (Feast's convention).
 DEFAULT_TIMESTAMP = "event_timestamp"
 
@@ -39,11 +42,14 @@ class EntityRows:
         original: the caller's table as given (None for a SQL query).
         keys: ``ROW_ID``, the join key columns and ``TIMESTAMP`` (naive UTC).
         timestamp_column: the caller's timestamp column.
+        sub_micro: some instants have parts below a microsecond; ``keys``
+            then also has ``TIMESTAMP_CEIL`` (``point_in_time_query`` says why).
     """
 
     original: pa.Table | None
     keys: pa.Table
     timestamp_column: str
+    sub_micro: bool = False
 
 
 def to_arrow(entity_df: pd.DataFrame | pa.Table) -> pa.Table:
@@ -110,7 +116,7 @@ def entity_rows_from_arrow(
             fit its declared type.
     """
     names = table.column_names
-    for internal in (ROW_ID, TIMESTAMP):
+    for internal in (ROW_ID, TIMESTAMP, TIMESTAMP_CEIL):
         if internal in names:
             raise ValidationError(f"entity_df may not have a column named '{internal}' (used internally).")
     missing = [k for k in join_keys if k not in names]
@@ -136,7 +142,22 @@ def entity_rows_from_arrow(
         [pa.array(np.arange(table.num_rows, dtype=np.int64)), *key_columns, *(table.column(c) for c in carried), utc],
         names=[ROW_ID, *join_keys, *carried, TIMESTAMP],
     )
-    return EntityRows(original=table, keys=keys, timestamp_column=ts_name)
+    ceiled = _ceiled(column, utc)
+    if ceiled is not None:
+        keys = keys.append_column(TIMESTAMP_CEIL, ceiled)
+    return EntityRows(original=table, keys=keys, timestamp_column=ts_name, sub_micro=ceiled is not None)
+
+
+def _ceiled(column: pa.ChunkedArray, floored: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    """The instants rounded up to a microsecond, when any has a part below one (else None)."""
+    if not (pa.types.is_timestamp(column.type) and column.type.unit == "ns"):
+        return None
+    nanos = pc.cast(column, pa.int64())
+    rest = pc.subtract(nanos, pc.multiply(pc.cast(pc.cast(floored, pa.int64()), pa.int64()), 1000))
+    if not pc.any(pc.not_equal(rest, 0)).as_py():
+        return None
+    ceil_micros = pc.add(pc.cast(floored, pa.int64()), pc.if_else(pc.not_equal(rest, 0), 1, 0))
+    return pc.cast(ceil_micros, pa.timestamp("us"))
 
 
 def _is_arrow_timestamp(kind: pa.DataType) -> bool:

@@ -46,7 +46,7 @@ from sqlglot import exp
 from .._registry.views import SNAPSHOT_COLUMN
 from .._transforms.definitions import SqlTransform, input_name
 from .._transforms.to_sql import compile_sql
-from .entity_rows import ROW_ID, TIMESTAMP
+from .entity_rows import ROW_ID, TIMESTAMP, TIMESTAMP_CEIL
 
 if TYPE_CHECKING:
     from .._registry.resolve import FeatureRef
@@ -98,6 +98,7 @@ def point_in_time_query(
     passthrough: Sequence[str] = (),
     as_known_at_time: bool = False,
     transforms: Sequence[BoundTransform] = (),
+    sub_micro: bool = False,
 ) -> exp.Select:
     """SELECT the row id, ``passthrough`` entity columns, every requested feature and SQL transform.
 
@@ -109,6 +110,12 @@ def point_in_time_query(
         as_known_at_time: also require ``created_timestamp <= __fl_ts`` (see
             ``FeatureStore.get_historical_features``).
         transforms: the request's transforms; the SQL ones are computed here.
+        sub_micro: the entity rows' instants have parts below a microsecond:
+            ``__fl_ts`` holds them floored and ``__fl_ts_ceil`` ceiled, and each
+            view with a ttl adds ``valid_from >= __fl_ts_ceil - ttl``. The
+            tables' bounds are microseconds, so ``valid_from <= floor(t)`` and
+            ``floor(t) < next event`` are exact, but the ttl bound ``t <= event
+            + ttl`` needs the ceiling: one ``t < valid_to`` cannot say both.
 
     >>> from sqlglot import exp
     >>> point_in_time_query(exp.to_table("e"), []).sql()
@@ -125,9 +132,9 @@ def point_in_time_query(
     for name, view in views.items():
         alias = aliases[name]
         if as_known_at_time and view.created_timestamp:
-            table, on = _known_at_time_join(entity, view, alias)
+            table, on = _known_at_time_join(entity, view, alias, sub_micro)
         else:
-            table, on = view_table(view, alias), _interval_condition(view, alias)
+            table, on = view_table(view, alias), _interval_condition(view, alias, sub_micro)
         select = select.join(table, on=on, join_type="left")
     sources = {ref.output_name: exp.column(ref.feature.name, table=aliases[ref.view.name], quoted=True) for ref in refs}
     outputs = [sources[ref.output_name].copy().as_(ref.output_name, quoted=True) for ref in refs]
@@ -152,13 +159,25 @@ def _key_condition(view: FeatureView, alias: str, entity_alias: str = ENTITY_ALI
     ]
 
 
-def _interval_condition(view: FeatureView, alias: str) -> exp.Expr:
-    """Keys equal and the row valid at the entity row's timestamp."""
+def _interval_condition(view: FeatureView, alias: str, sub_micro: bool = False) -> exp.Expr:
+    """Keys equal and the row valid at the entity row's timestamp (see ``sub_micro`` above)."""
     lookup = exp.column(TIMESTAMP, table=ENTITY_ALIAS, quoted=True)
-    return valid_at(lookup, table=alias, where=_key_condition(view, alias))
+    condition = valid_at(lookup, table=alias, where=_key_condition(view, alias))
+    if sub_micro and view.ttl_seconds is not None:
+        ceiled = exp.column(TIMESTAMP_CEIL, table=ENTITY_ALIAS, quoted=True)
+        condition = exp.and_(condition, exp.column("valid_from", table=alias, quoted=True) >= _minus_ttl(ceiled, view))
+    return condition
 
 
-def _known_at_time_join(entity: exp.Expr, view: FeatureView, alias: str) -> tuple[exp.Expr, exp.Expr]:
+def _minus_ttl(instant: exp.Expr, view: FeatureView) -> exp.Expr:
+    return exp.Sub(
+        this=instant, expression=exp.Interval(this=exp.Literal.string(str(view.ttl_seconds)), unit=exp.var("SECOND"))
+    )
+
+
+def _known_at_time_join(
+    entity: exp.Expr, view: FeatureView, alias: str, sub_micro: bool = False
+) -> tuple[exp.Expr, exp.Expr]:
     """The latest row that existed (``created <= t``) at each entity row's time.
 
     The validity intervals were computed from every row, including rows
@@ -174,11 +193,8 @@ def _known_at_time_join(entity: exp.Expr, view: FeatureView, alias: str) -> tupl
     known = exp.or_(exp.Is(this=created.copy(), expression=exp.Null()), created.copy() <= lookup)
     conditions = [*_key_condition(view, inner_view, inner_entity), event <= lookup, exp.paren(known)]
     if view.ttl_seconds is not None:
-        earliest = exp.Sub(
-            this=lookup,
-            expression=exp.Interval(this=exp.Literal.string(str(view.ttl_seconds)), unit=exp.var("SECOND")),
-        )
-        conditions.append(event >= earliest)
+        bound = exp.column(TIMESTAMP_CEIL, table=inner_entity, quoted=True) if sub_micro else lookup.copy()
+        conditions.append(event >= _minus_ttl(bound, view))
     rank = exp.Window(
         this=exp.RowNumber(),
         partition_by=[exp.column(ROW_ID, table=inner_entity, quoted=True)],

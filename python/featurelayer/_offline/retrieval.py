@@ -23,7 +23,15 @@ from .._registry.resolve import ResolvedRequest, check_collisions, check_request
 from .._time import utc_naive
 from .._transforms.apply import apply_transforms
 from .._transforms.definitions import SqlTransform
-from .entity_rows import ROW_ID, TIMESTAMP, EntityRows, entity_rows_from_arrow, pick_timestamp_column, to_arrow
+from .entity_rows import (
+    ROW_ID,
+    TIMESTAMP,
+    TIMESTAMP_CEIL,
+    EntityRows,
+    entity_rows_from_arrow,
+    pick_timestamp_column,
+    to_arrow,
+)
 from .queries import as_of_entities, point_in_time_query
 
 if TYPE_CHECKING:
@@ -166,6 +174,7 @@ class RetrievalJob:
             passthrough=passthrough,
             as_known_at_time=self._as_known_at_time,
             transforms=self._request.transforms,
+            sub_micro=self._rows is not None and self._rows.sub_micro,
         )
         if for_table:  # the caller's table has no internal row id
             query.set("expressions", query.expressions[1:])
@@ -234,6 +243,8 @@ class RetrievalJob:
             full = self._rows.original.append_column(ROW_ID, self._rows.keys.column(ROW_ID)).append_column(
                 TIMESTAMP, self._rows.keys.column(TIMESTAMP)
             )
+            if self._rows.sub_micro:
+                full = full.append_column(TIMESTAMP_CEIL, self._rows.keys.column(TIMESTAMP_CEIL))
             with offline.registered(full) as entity:
                 return offline.create_table(name, self._query(entity, for_table=True), replace=replace)
 
