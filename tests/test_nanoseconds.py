@@ -56,6 +56,14 @@ def test_python_path_at_nanosecond_precision(built: Path, as_known_at_time: bool
         assert written.column("a_value").to_pylist() == [v for _, v in CASES]
 
 
+def test_sql_entity_rows_at_nanosecond_precision(built: Path) -> None:
+    rows = ", ".join(f"({i}, cast('{t.isoformat(sep=' ')}' as timestamp_ns))" for i, (t, _) in enumerate(CASES))
+    sql = f"select 1 as k1, i, event_timestamp from (values {rows}) as t(i, event_timestamp)"
+    with FeatureStore(built) as store:
+        result = store.get_historical_features(sql, ["view_a:a_value"]).to_arrow()
+    assert result.sort_by("i").column("a_value").to_pylist() == [v for _, v in CASES]
+
+
 def test_the_dbt_macro_at_nanosecond_precision(built: Path) -> None:
     models = built / "models"
     rows = ", ".join(f"({i}, cast('{t.isoformat(sep=' ')}' as timestamp_ns))" for i, (t, _) in enumerate(CASES))

@@ -74,6 +74,7 @@ class RetrievalJob:
         self._rows = rows
         self._sql_entity = sql_entity
         self._as_known_at_time = as_known_at_time
+        self._sub_micro = rows.sub_micro if rows is not None else False
 
     @classmethod
     def from_rows(
@@ -141,12 +142,27 @@ class RetrievalJob:
         check_request_fields(names, request, "entity_df query")
         check_collisions(names, request)
         query = store.parse(sql)
+        instant = exp.column(ts, table="fl_q", quoted=True)
+        # DuckDB's TIMESTAMP_NS: floored and rounded up to a microsecond (point_in_time_query's sub_micro);
+        # a plain cast would round to the nearest one
+        sub_micro = dict(schema)[ts].upper() == "TIMESTAMP_NS"
+        lookup: exp.Expr = exp.cast(instant, "TIMESTAMP")
+        if sub_micro:
+            lookup = exp.func("make_timestamp", _micros_of_nanos(instant, 0))
         entity = exp.select(
             exp.Sub(this=exp.Window(this=exp.RowNumber()), expression=exp.Literal.number(1)).as_(ROW_ID, quoted=True),
             exp.Column(this=exp.Star(), table=exp.to_identifier("fl_q", quoted=True)),
-            exp.cast(exp.column(ts, table="fl_q", quoted=True), "TIMESTAMP").as_(TIMESTAMP, quoted=True),
-        ).from_(exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier("fl_q", quoted=True))))
-        return cls(offline, dialect, request, None, (entity.subquery(), names, []), as_known_at_time)
+            lookup.as_(TIMESTAMP, quoted=True),
+        )
+        if sub_micro:
+            ceiled = exp.func("make_timestamp", _micros_of_nanos(instant, 999))
+            entity = entity.select(ceiled.as_(TIMESTAMP_CEIL, quoted=True))
+        entity = entity.from_(
+            exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier("fl_q", quoted=True)))
+        )
+        job = cls(offline, dialect, request, None, (entity.subquery(), names, []), as_known_at_time)
+        job._sub_micro = sub_micro
+        return job
 
     @property
     def features(self) -> list[str]:
@@ -174,7 +190,7 @@ class RetrievalJob:
             passthrough=passthrough,
             as_known_at_time=self._as_known_at_time,
             transforms=self._request.transforms,
-            sub_micro=self._rows is not None and self._rows.sub_micro,
+            sub_micro=self._sub_micro,
         )
         if for_table:  # the caller's table has no internal row id
             query.set("expressions", query.expressions[1:])
@@ -270,6 +286,14 @@ class RetrievalJob:
             if table.column(index).type != kind:
                 table = table.set_column(index, name, table.column(index).cast(kind))
         return table.select([*entity_columns, *self._request.output_names])
+
+
+def _micros_of_nanos(instant: exp.Expr, add: int) -> exp.Expr:
+    """``(epoch_ns(instant) + add) // 1000``: whole microseconds, floored (add 0) or rounded up (add 999)."""
+    nanos: exp.Expr = exp.func("epoch_ns", instant.copy())
+    if add:
+        nanos = exp.paren(exp.Add(this=nanos, expression=exp.Literal.number(add)))
+    return exp.IntDiv(this=nanos, expression=exp.Literal.number(1000))
 
 
 def _join_keys(request: ResolvedRequest) -> list[str]:
