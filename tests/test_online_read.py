@@ -46,15 +46,25 @@ def test_online_equals_offline_at_the_same_instant(example: Path, online_url: st
             assert statuses[-1] is FieldStatus.NOT_FOUND
             if at > END:  # null offline exactly where expired (within the 1-day retention) or not found online
                 assert statuses.count(FieldStatus.PRESENT) < len(users) - 1
-    # a day into the read instant's past is within the retention: expired, not "not found"
-    with _store(example, online_url, END + dt.timedelta(days=20)) as later:
-        statuses = later.get_online_features(FEATURES, [{"user_id": u} for u in users]).statuses["daily_transactions"]
-    with _store(example, online_url, END + dt.timedelta(days=20, hours=12)) as a_bit_later:
-        then = a_bit_later.get_online_features(FEATURES, [{"user_id": u} for u in users]).statuses["daily_transactions"]
-    newly_expired = [
-        a is FieldStatus.PRESENT and b is not FieldStatus.PRESENT for a, b in zip(statuses, then, strict=True)
-    ]
-    assert all(then[i] is FieldStatus.EXPIRED for i, new in enumerate(newly_expired) if new)
+
+    # a row whose validity ended half a day ago is within the 1-day retention: expired, not "not found";
+    # step through the days after the sync until some row does, so the check is never empty
+    def daily(at: dt.datetime) -> list[FieldStatus]:
+        with _store(example, online_url, at) as store:
+            return store.get_online_features(FEATURES, [{"user_id": u} for u in users]).statuses["daily_transactions"]
+
+    for day in range(1, 31):
+        before, after = daily(END + dt.timedelta(days=day)), daily(END + dt.timedelta(days=day, hours=12))
+        ended = [
+            i
+            for i, (a, b) in enumerate(zip(before, after, strict=True))
+            if a is FieldStatus.PRESENT and b is not FieldStatus.PRESENT
+        ]
+        if ended:
+            break
+    assert ended, "no activity row expired in the 30 days after the sync"
+    assert all(after[i] is FieldStatus.EXPIRED for i in ended)
+    assert all(daily(END + dt.timedelta(days=day + 2))[i] is FieldStatus.NOT_FOUND for i in ended)  # retention over
 
 
 def test_value_types_and_statuses_round_trip(project_dir: Path, online_url: str) -> None:

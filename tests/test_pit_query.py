@@ -98,3 +98,25 @@ def test_names_are_quoted_not_trusted() -> None:
     sql = point_in_time_query(exp.to_table("entity_rows"), _refs((evil, "f"))).sql("duckdb")
     assert '"x""; drop table users; --"' in sql
     assert len(sqlglot.parse(sql, dialect="duckdb")) == 1
+
+
+def test_the_sync_query_binds_each_value_where_the_sql_reads_it() -> None:
+    """sync_rows_query returns its placeholders' values in the order the SQL reads them."""
+    import datetime as dt
+
+    from featurelayer._offline.queries import sync_rows_query
+
+    now, kept, arrived, began = (dt.datetime(2001, 1, d) for d in (1, 2, 3, 4))
+    for view, since in ((ACTIVITY, (arrived, began)), (ACTIVITY, None), (DEVICE, None)):
+        query, params = sync_rows_query(view, now, kept, since)
+        sql = exp.replace_placeholders(query, *params).sql("duckdb")
+        literal = {d: f"CAST('{d}' AS TIMESTAMP)" for d in (now, kept, arrived, began)}
+        assert sql.count("?") == 0 and len(params) == sql.count("'2001-")
+        assert f'"fl_r"."valid_from" <= {literal[now]}' in sql and f'{literal[now]} < "fl_r"."valid_to"' in sql
+        if since is not None:
+            assert f'"fl_r"."created_timestamp" > {literal[arrived]}' in sql
+            assert f'"fl_r"."valid_from" > {literal[began]}' in sql
+        if view.ttl_seconds is not None:
+            assert f'"fl_r"."valid_to" > {literal[kept]}' in sql and f'"fl_s"."valid_from" > {literal[kept]}' in sql
+        else:
+            assert kept not in params  # no expired half without a ttl

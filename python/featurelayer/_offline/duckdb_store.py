@@ -232,30 +232,20 @@ class DuckDBOfflineStore:
             ValidationError: a relation of that name exists and ``replace`` is not set.
         """
         table = quoted_table(name, self.dialect)
-        if not replace and self._exists(table):
-            raise exists_error(table.sql(self.dialect))
-        statement = exp.Create(this=table, kind="TABLE", expression=query, replace=True)
-        with self.session(write=True) as connection, _one_line_errors():
+        statement = exp.Create(this=table, kind="TABLE", expression=query, replace=replace)
+        with self.session(write=True) as connection, _one_line_errors(creating=table.sql(self.dialect)):
             connection.execute(statement.sql(self.dialect), list(params) or None)
         return table.sql(self.dialect)
 
-    def _exists(self, table: exp.Table) -> bool:
-        with self.session() as connection:
-            [(found,)] = connection.execute(
-                "select count(*) from information_schema.tables"
-                " where table_name = ? and table_schema = coalesce(?, current_schema())",
-                [table.name, table.db or None],
-            ).fetchall()
-        return bool(found)
-
 
 @contextmanager
-def _one_line_errors() -> Iterator[None]:
+def _one_line_errors(creating: str | None = None) -> Iterator[None]:
     """DuckDB's errors (often dozens of lines: hints, the SQL, a caret) as one featurelayer line.
 
     A missing table or column means the warehouse is not what the manifest
     says: a ProjectError that says to build. A value that does not convert is
-    the caller's input: a ValidationError.
+    the caller's input: a ValidationError. So is a table name that exists
+    already, while ``creating`` it.
     """
     import duckdb
 
@@ -263,6 +253,8 @@ def _one_line_errors() -> Iterator[None]:
         yield
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if creating is not None and isinstance(exc, duckdb.CatalogException) and "already exists" in first:
+            raise exists_error(creating) from None
         if isinstance(exc, duckdb.CatalogException | duckdb.BinderException):
             raise ProjectError(
                 f"DuckDB: {first} A feature table is missing or not what the manifest says: run `featurelayer build`."

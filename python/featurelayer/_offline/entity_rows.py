@@ -152,12 +152,11 @@ def _ceiled(column: pa.ChunkedArray, floored: pa.ChunkedArray) -> pa.ChunkedArra
     """The instants rounded up to a microsecond, when any has a part below one (else None)."""
     if not (pa.types.is_timestamp(column.type) and column.type.unit == "ns"):
         return None
-    nanos = pc.cast(column, pa.int64())
-    rest = pc.subtract(nanos, pc.multiply(pc.cast(pc.cast(floored, pa.int64()), pa.int64()), 1000))
-    if not pc.any(pc.not_equal(rest, 0)).as_py():
+    micros = pc.cast(floored, pa.int64())
+    finer = pc.not_equal(pc.subtract(pc.cast(column, pa.int64()), pc.multiply(micros, 1000)), 0)
+    if not pc.any(finer).as_py():
         return None
-    ceil_micros = pc.add(pc.cast(floored, pa.int64()), pc.if_else(pc.not_equal(rest, 0), 1, 0))
-    return pc.cast(ceil_micros, pa.timestamp("us"))
+    return pc.cast(pc.add(micros, pc.cast(finer, pa.int64())), pa.timestamp("us"))
 
 
 def _is_arrow_timestamp(kind: pa.DataType) -> bool:

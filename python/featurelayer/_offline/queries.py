@@ -38,8 +38,9 @@ small or badly estimated. So: a plain range join, for every warehouse.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
@@ -58,7 +59,6 @@ __all__ = [
     "as_of_query",
     "point_in_time_query",
     "snapshot_query",
-    "sync_rows_params",
     "sync_rows_query",
     "valid_at",
     "view_table",
@@ -222,9 +222,11 @@ def _known_at_time_join(
     return table, on
 
 
-def sync_rows_query(view: FeatureView, incremental: bool) -> exp.Query:
-    """What a sync copies: each entity's latest row at ``now``, if its validity has not ended
-    longer ago than the online store's retention.
+def sync_rows_query(
+    view: FeatureView, now: dt.datetime, retained_since: dt.datetime, since: tuple[dt.datetime, dt.datetime] | None
+) -> tuple[exp.Query, list[Any]]:
+    """What a sync copies, and its bound values: each entity's latest row at ``now``, if its validity has
+    not ended before ``retained_since`` (now less the online store's retention).
 
     That is the row valid at ``now``, or, where none is, the entity's last row
     before ``now`` when its ``valid_to`` lies within the retention (its ttl ran
@@ -232,70 +234,66 @@ def sync_rows_query(view: FeatureView, incremental: bool) -> exp.Query:
     as the store keeps it, whatever the history of syncs. A view without a ttl
     has no such rows (a row ends only where the next one starts).
 
-    Placeholders, in order: ``now`` twice, then (with a ttl) ``now - retention``,
-    ``now``, ``now - retention``, ``now``; then, when ``incremental``, the
-    created watermark and the last sync's instant (rows arrived since, or
-    that became valid since) for each part. ``sync_rows_params`` lays them out.
+    Args:
+        since: for an incremental sync, the created watermark (less the
+            look-back) and the last sync's instant: only rows that arrived, or
+            became valid, since then. Views without a created timestamp take
+            every row.
     """
     columns = [*view.join_keys, *(f.name for f in view.features), "valid_from", "valid_to"]
     if view.created_timestamp:
         columns.append(view.created_timestamp)
     columns = list(dict.fromkeys(columns))
+    params: list[Any] = []
 
-    def since() -> list[exp.Expr]:
-        if not (incremental and view.created_timestamp):
-            return []
-        return [
-            exp.paren(
-                exp.or_(
-                    exp.column(view.created_timestamp, table="fl_r", quoted=True) > exp.Placeholder(),
-                    exp.column("valid_from", table="fl_r", quoted=True) > exp.Placeholder(),
-                )
-            )
-        ]
+    def bound(value: Any) -> exp.Placeholder:  # a placeholder, its value appended in the order the SQL reads
+        params.append(value)
+        return exp.Placeholder()
 
     def select(*conditions: exp.Expr) -> exp.Select:
+        if since is not None and view.created_timestamp:
+            arrived = exp.column(view.created_timestamp, table="fl_r", quoted=True) > bound(since[0])
+            began = exp.column("valid_from", table="fl_r", quoted=True) > bound(since[1])
+            conditions = (*conditions, exp.paren(exp.or_(arrived, began)))
         return (
             exp.select(*(exp.column(c, table="fl_r", quoted=True) for c in columns))
             .from_(view_table(view, "fl_r"))
-            .where(exp.and_(*conditions, *since()))
+            .where(exp.and_(*conditions))
         )
 
-    valid_now = select(valid_at(exp.Placeholder(), table="fl_r"))
+    valid_from = exp.column("valid_from", table="fl_r", quoted=True)
+    valid_to = exp.column("valid_to", table="fl_r", quoted=True)
+    valid_now = select(valid_from <= bound(now), bound(now) < valid_to)
     if view.ttl_seconds is None:
-        return valid_now
-    row = {c: exp.column(c, table="fl_r", quoted=True) for c in ("valid_from", "valid_to")}
-    later_start = exp.column("valid_from", table="fl_s", quoted=True)
-    later = (
-        exp.select(exp.Literal.number(1))
-        .from_(view_table(view, "fl_s"))
-        .where(
-            exp.and_(
-                *_key_condition(view, "fl_s", "fl_r"),
-                later_start > exp.Placeholder(),
-                later_start.copy() <= exp.Placeholder(),
-                later_start.copy() >= row["valid_to"].copy(),
+        return valid_now, params
+
+    # the entity's last row ended within the retention, and no later row started by now; the
+    # first bound on the later row repeats what the last implies, and keeps the anti-join's
+    # build side to the rows of the retention window
+    def no_later_row() -> exp.Expr:
+        later_start = exp.column("valid_from", table="fl_s", quoted=True)
+        later = (
+            exp.select(exp.Literal.number(1))
+            .from_(view_table(view, "fl_s"))
+            .where(
+                exp.and_(
+                    *_key_condition(view, "fl_s", "fl_r"),
+                    later_start > bound(retained_since),
+                    later_start.copy() <= bound(now),
+                    later_start.copy() >= valid_to.copy(),
+                )
             )
         )
-    )
+        return exp.not_(exp.Exists(this=later))
+
+    # (arguments are evaluated left to right: the values are bound in the order the SQL reads them)
     expired = select(
-        row["valid_from"] < row["valid_to"],
-        row["valid_to"].copy() > exp.Placeholder(),
-        row["valid_to"].copy() <= exp.Placeholder(),
-        exp.not_(exp.Exists(this=later)),
+        valid_from.copy() < valid_to.copy(),
+        valid_to.copy() > bound(retained_since),
+        valid_to.copy() <= bound(now),
+        no_later_row(),
     )
-    return exp.union(valid_now, expired, distinct=False)
-
-
-def sync_rows_params(
-    view: FeatureView, now: object, retention: object, since: tuple[object, object] | None
-) -> list[object]:
-    """The values of ``sync_rows_query``'s placeholders, in order (``now - retention`` given as ``retention``)."""
-    extra = list(since) if since is not None and view.created_timestamp else []
-    params = [now, now, *extra]
-    if view.ttl_seconds is not None:
-        params += [retention, now, retention, now, *extra]
-    return params
+    return exp.union(valid_now, expired, distinct=False), params
 
 
 def snapshot_query(view: FeatureView) -> exp.Select:

@@ -53,9 +53,15 @@ class RetrievalJob:
         sql_entity: entity rows as a query: the subquery, the caller's columns
             to pass through, and its bound parameters.
         as_known_at_time: see ``FeatureStore.get_historical_features``.
-        protected: (schema, table) of every feature view, lower case:
-            ``to_table`` never writes over one.
+        sub_micro: the entity rows carry instants finer than a microsecond
+            (``point_in_time_query``); in-memory rows say so themselves.
+
+    Attributes:
+        protected: (schema, table) of every feature view, lower case, which
+            ``to_table`` never writes over; ``FeatureStore`` sets it.
     """
+
+    protected: frozenset[tuple[str, str]] = frozenset()
 
     def __init__(
         self,
@@ -65,16 +71,15 @@ class RetrievalJob:
         rows: EntityRows | None,
         sql_entity: tuple[exp.Expr, list[str], list[Any]] | None,
         as_known_at_time: bool,
-        protected: frozenset[tuple[str, str]] = frozenset(),
+        sub_micro: bool = False,
     ) -> None:
         self._offline = offline
-        self.protected = protected
         self._dialect = dialect
         self._request = request
         self._rows = rows
         self._sql_entity = sql_entity
         self._as_known_at_time = as_known_at_time
-        self._sub_micro = rows.sub_micro if rows is not None else False
+        self._sub_micro = sub_micro or (rows is not None and rows.sub_micro)
 
     @classmethod
     def from_rows(
@@ -160,9 +165,7 @@ class RetrievalJob:
         entity = entity.from_(
             exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier("fl_q", quoted=True)))
         )
-        job = cls(offline, dialect, request, None, (entity.subquery(), names, []), as_known_at_time)
-        job._sub_micro = sub_micro
-        return job
+        return cls(offline, dialect, request, None, (entity.subquery(), names, []), as_known_at_time, sub_micro)
 
     @property
     def features(self) -> list[str]:

@@ -102,23 +102,27 @@ def redact(url: str) -> str:
     >>> redact("redis://alice:s3cr#t/x@cache:6379/0?ssl_password=k3y&db=1")
     'redis://***@cache:6379/0?ssl_password=***&db=1'
     """
-    scheme, separator, rest = url.partition("://")
-    if not separator:
-        scheme, rest = "", url
-    at = rest.rfind("@")
-    if at != -1:
-        rest = "***" + rest[at:]
-    return _SECRET_PARAMETER.sub(r"\1***", f"{scheme}{separator}{rest}")
+    head, user, tail = _split_userinfo(url)
+    return _SECRET_PARAMETER.sub(r"\1***", head + ("***" if user is not None else "") + tail)
 
 
 def scrub(text: str, url: str) -> str:
     """``text`` (a lower layer's error message) without any secret of ``url`` in it."""
-    rest = url.partition("://")[2] or url
     secrets = [m.group(2) for m in _SECRET_PARAMETER.finditer(url) if m.group(2)]
-    at = rest.rfind("@")
-    if at != -1:
-        userinfo = rest[:at]
-        secrets += [userinfo, *userinfo.split(":", 1)]
+    _, user, _ = _split_userinfo(url)
+    if user is not None:
+        secrets += [user, *user.split(":", 1)]
     for secret in sorted({s for s in secrets if len(s) >= 3}, key=len, reverse=True):
         text = text.replace(secret, "***").replace(urllib.parse.quote(secret, safe=""), "***")
     return text
+
+
+def _split_userinfo(url: str) -> tuple[str, str | None, str]:
+    """``scheme://``, the user part up to the last ``@`` (None without one), and the rest from that ``@``."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        scheme, rest = "", url
+    at = rest.rfind("@")
+    if at == -1:
+        return f"{scheme}{separator}", None, rest
+    return f"{scheme}{separator}", rest[:at], rest[at:]

@@ -103,8 +103,9 @@ def _typed_keys(values: list[Any], kind: pa.DataType | None, name: str, view: st
 
 
 def _integer(value: Any) -> int | None:
-    """The integer a non-boolean integer-like value (int, numpy's) holds, else None."""
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
+    """The integer a non-boolean integer-like value (int, numpy's) holds, else None (numpy's bool has no
+    ``__index__``; Python's has one, refused here)."""
+    if isinstance(value, bool):
         return None
     try:
         return operator.index(value)
@@ -130,7 +131,7 @@ def _as_int(value: Any, kind: pa.DataType, name: str, view: str) -> int | None:
 
 def _as_str(value: Any, kind: pa.DataType, name: str, view: str) -> str | None:
     if value is None or isinstance(value, str):
-        return None if value is None else str(value)
+        return value
     number = _integer(value)
     if number is not None:
         return str(number)

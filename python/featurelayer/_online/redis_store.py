@@ -278,7 +278,7 @@ class RedisOnlineStore:
         else:
             groups = {"": (self.client, list(range(len(keys))))}
             step = _ROWS_PER_CALL
-        total: list[int] = []
+        counts: list[list[Any]] = []  # one list of counts per script call
         for client, indices in groups.values():
             pipe = client.pipeline(transaction=False)
             for start in range(0, len(indices), step):
@@ -288,9 +288,8 @@ class RedisOnlineStore:
                     args=[*shared, *(column[i] for column in per_key for i in chunk)],
                     client=pipe,
                 )
-            for counts in pipe.execute():
-                total = [a + int(b) for a, b in zip(total, counts, strict=True)] if total else [int(c) for c in counts]
-        return total
+            counts += pipe.execute()
+        return [sum(int(c) for c in column) for column in zip(*counts, strict=True)]
 
     def write(self, batch: WriteBatch, snapshot: int, now_us: int) -> Written:
         """Writes a batch by the write rule, in one pipeline per server.
@@ -396,14 +395,12 @@ class RedisOnlineStore:
 
     def remove_unseen(self, project: str, view: str, snapshot: int, now_us: int, *, dry_run: bool = False) -> Removal:
         """A full sync's removal pass over the view's keys (see ``_REMOVE_LUA``), one SCAN."""
-        total = [0, 0, 0]
         grave = tombstone(snapshot, now_us)
         shared = [snapshot, now_us, self.retention_us, grave, self.tombstone_ms, "1" if dry_run else "0"]
         with self._errors("removing rows no longer valid"):
-            for keys in self._scan(f"fl:{_glob(project)}:{{*}}:{_glob(view)}:*"):
-                counts = self._run_script(self._remove_script, keys, shared)
-                total = [a + b for a, b in zip(total, counts, strict=True)]
-        return Removal(*total)
+            pattern = f"fl:{_glob(project)}:{{*}}:{_glob(view)}:*"
+            scans = [self._run_script(self._remove_script, keys, shared) for keys in self._scan(pattern)]
+        return Removal(*(sum(column) for column in zip(*scans, strict=True))) if scans else Removal()
 
     def _meta_key(self, project: str, view: str) -> str:
         return f"fl:{project}:meta:{view}"

@@ -77,14 +77,15 @@ class SqliteOnlineStore:
     def write(self, batch: WriteBatch, snapshot: int, now_us: int) -> Written:
         if not len(batch):
             return Written()
+        # every row packed at once, seen = now, as Redis gets them; a row that keeps a later seen of
+        # its snapshot takes those 8 bytes, as the Lua script splices them
+        values = stored_rows(batch.events, batch.valid_tos, snapshot, now_us, batch.payloads, batch.width)
         connection = self._connect()
         connection.execute("begin immediate")
         try:
             stored = self._stored(connection, batch.keys)
             upserts, seen_raised, created = [], [], 0
-            for key, event, valid_to, payload in zip(
-                batch.keys, batch.events, batch.valid_tos, batch.payloads, strict=True
-            ):
+            for key, event, valid_to, value in zip(batch.keys, batch.events, batch.valid_tos, values, strict=True):
                 seen = now_us
                 current = stored.get(key)
                 if current is not None:
@@ -93,11 +94,10 @@ class SqliteOnlineStore:
                         if snapshot == stored_snapshot and stored_seen < now_us:
                             seen_raised.append(key)
                         continue
-                    if snapshot == stored_snapshot:
-                        seen = max(seen, stored_seen)
+                    if snapshot == stored_snapshot and stored_seen > now_us:
+                        seen, value = stored_seen, _with_seen(value, stored_seen)
                 if current is None or _is_tombstone(current):
                     created += 1
-                [value] = stored_rows([event], [valid_to], snapshot, seen, [payload], batch.width)
                 # kept for the retention, and at least as long as a tombstone (as in Redis)
                 expires = (
                     None if valid_to == NO_VALUE else max(valid_to + self.retention_us, now_us + self.tombstone_us)
@@ -106,9 +106,8 @@ class SqliteOnlineStore:
                 stored[key] = (valid_to, event, snapshot, seen)  # a key twice in one batch: the rule again
             connection.executemany("insert or replace into online_rows_v2 values (?, ?, ?, ?, ?, ?, ?, ?)", upserts)
             if seen_raised:  # the value's own header carries seen too: keep the two equal
-                seen_bytes = now_us.to_bytes(8, "big", signed=True)
                 raised = [
-                    (value[: _SEEN_AT - 1] + seen_bytes + value[_SEEN_AT + 7 :], now_us, key)
+                    (_with_seen(value, now_us), now_us, key)
                     for key, value in zip(seen_raised, self.read(seen_raised), strict=True)
                     if value is not None
                 ]
@@ -212,6 +211,11 @@ class SqliteOnlineStore:
         if connection is not None:
             connection.close()
             self._local.connection = None
+
+
+def _with_seen(value: bytes, seen: int) -> bytes:
+    """A stored row with another ``seen`` in its header."""
+    return value[: _SEEN_AT - 1] + seen.to_bytes(8, "big", signed=True) + value[_SEEN_AT + 7 :]
 
 
 def _is_tombstone(header: tuple[int, int, int, int]) -> bool:

@@ -37,9 +37,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .._errors import ProjectError, RemovalGuardError
-from .._offline.queries import snapshot_query, sync_rows_params, sync_rows_query
+from .._offline.queries import snapshot_query, sync_rows_query
 from .._time import from_micros, micros, micros_column
 from .base import WriteBatch, Written
 from .codec import encode_columns, entity_keys, view_schema_tag
@@ -116,9 +117,9 @@ def _writes(project: str, view: FeatureView, batch: pa.RecordBatch) -> tuple[Wri
     events = micros_column(batch.column("valid_from"))
     valid_tos = [-1 if v >= _OPEN_US else v for v in micros_column(batch.column("valid_to"))]
     newest_us = None
-    if view.created_timestamp:
-        createds = [c for c in micros_column(batch.column(view.created_timestamp)) if c is not None]
-        newest_us = max(createds) if createds else None
+    if view.created_timestamp:  # (the spill holds it as timestamp[us]: the scalar's value is µs)
+        newest = pc.max(batch.column(view.created_timestamp))
+        newest_us = newest.value if newest.is_valid else None
     key_columns = [batch.column(k).to_pylist() for k in view.join_keys]
     keys = entity_keys(project, view.name, key_columns, view_schema_tag(view))
     payloads = encode_columns([batch.column(f.name) for f in view.features], n)
@@ -166,7 +167,8 @@ def sync_views(
     report = SyncReport()
     started = time.perf_counter()
     now_us = micros(now)
-    retention = from_micros(now_us - online.retention_us) if now_us - online.retention_us > 0 else dt.datetime.min
+    # rows whose validity ended after this instant still read as expired, so they are synced too
+    retained_since = from_micros(max(now_us - online.retention_us, 0))
     for view in views:
         if stop is not None and stop.is_set():
             report.interrupted = True
@@ -189,13 +191,8 @@ def sync_views(
             since = (from_micros(int(meta["created_watermark"])) - lookback, from_micros(last))
         view_report = ViewSyncReport(view=view.name, mode="incremental" if incremental else "full")
         view_started = time.perf_counter()
-        snapshot, batches = offline.read_snapshot(
-            snapshot_query(view),
-            sync_rows_query(view, incremental),
-            sync_rows_params(view, now, retention, since),
-            batch_rows,
-            _read_schema(view),
-        )
+        query, params = sync_rows_query(view, now, retained_since, since)
+        snapshot, batches = offline.read_snapshot(snapshot_query(view), query, params, batch_rows, _read_schema(view))
         view_report.snapshot = snapshot
         newest = _write_rows(project, view, batches, snapshot, now_us, online, view_report, progress, stop)
         if stop is not None and stop.is_set():
