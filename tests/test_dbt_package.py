@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
+from click.testing import CliRunner
 
 from featurelayer import DbtRunError, find_project
+from featurelayer._dbt.package import macros_path
 from featurelayer._dbt.runner import run_dbt
+from featurelayer.cli import main
 
 pytestmark = pytest.mark.slow
 
 PROJECT = Path(__file__).parent / "dbt_package_project"
+ROOT = Path(__file__).parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +31,27 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str
     run_dbt(find_project(PROJECT), ["deps"], extra_env=env)
     assert (PROJECT / "dbt_packages" / "feature_layer").exists()
     yield env
+
+
+def test_deps_installs_the_macros_of_this_installation(database: dict[str, str]) -> None:
+    # packages.yml names no path: FEATURELAYER_MACROS, set by featurelayer's dbt runs, points at the package
+    assert (PROJECT / "dbt_packages" / "feature_layer").resolve() == macros_path()  # dbt links a local package
+    printed = CliRunner().invoke(main, ["macros-path"])
+    assert printed.exit_code == 0 and Path(printed.output.strip()) == macros_path() == (ROOT / "macros").resolve()
+
+
+def test_the_wheel_carries_every_macro(tmp_path: Path) -> None:
+    """`pip install featurelayer` alone gives a dbt project the macros: the wheel holds all of macros/."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("featurelayer-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = {n.removeprefix("featurelayer/dbt_macros/") for n in archive.namelist() if "/dbt_macros/" in n}
+    on_disk = {str(f.relative_to(ROOT / "macros")) for f in (ROOT / "macros").rglob("*") if f.is_file()}
+    assert shipped == on_disk and "dbt_project.yml" in shipped and len(shipped) >= 10
 
 
 def test_the_package_builds_with_its_unit_and_data_tests(database: dict[str, str]) -> None:

@@ -29,10 +29,13 @@ def built(project_dir: Path) -> Path:
 def test_online_keys_of_mixed_types_find_the_same_rows_and_come_back_as_given(built: Path, online_url: str) -> None:
     with FeatureStore(built, online_url=online_url, clock=lambda: AT) as store:
         store.sync(full=True)
-        rows = [{"k1": "5"}, {"k1": 5}, {"k1": 5.0}, {"k1": np.int64(5)}, {"k1": " 2 "}]
-        response = store.get_online_features(["view_a:a_value"], rows).to_dict()
-        assert response["a_value"] == [50, 50, 50, 50, 20]
-        assert response["k1"] == ["5", 5, 5.0, np.int64(5), " 2 "]  # echoed as the caller gave them
+        # as in Feast's test_online_retrieval: one key asked several ways and an unknown key, answered in order
+        rows = [{"k1": "5"}, {"k1": 5}, {"k1": 5.0}, {"k1": np.int64(5)}, {"k1": " 2 "}, {"k1": 99}, {"k1": 5}]
+        answer = store.get_online_features(["view_a:a_value"], rows)
+        response = answer.to_dict()
+        assert response["a_value"] == [50, 50, 50, 50, 20, None, 50]
+        assert response["k1"] == ["5", 5, 5.0, np.int64(5), " 2 ", 99, 5]  # echoed as the caller gave them
+        assert [s.name for s in answer.statuses["a_value"]] == ["PRESENT"] * 5 + ["NOT_FOUND", "PRESENT"]
         # a string key given as a number finds the string
         assert store.get_online_features(["view_b:b_value"], [{"k1": 5, "k2": 5}]).to_dict()["b_value"] == [50]
         for bad, shown in ((True, "'True' \\(bool\\)"), ("SKU-012", "'SKU-012'"), (5.5, "'5.5'")):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._errors import DbtRunError, ProjectError
+from .package import MACROS_ENV, macros_path
 from .target import load_target
 
 if TYPE_CHECKING:
@@ -68,8 +69,14 @@ def run_dbt(
         flags += ["--target", project.target]
     prefix = ["--quiet"] if quiet else []
     # dbt's anonymous usage events would try the network on every run: off unless the user says otherwise
-    env = {"FEATURELAYER_ROOT": str(project.root), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **(extra_env or {})}
-    with _LOCK, _environment(env, keep_existing={"FEATURELAYER_ROOT", "DBT_SEND_ANONYMOUS_USAGE_STATS"}):
+    # FEATURELAYER_MACROS lets a packages.yml install the macros of this installation (see package.py)
+    env = {
+        "FEATURELAYER_ROOT": str(project.root),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        MACROS_ENV: str(macros_path()),
+        **(extra_env or {}),
+    }
+    with _LOCK, _environment(env, keep_existing={"FEATURELAYER_ROOT", "DBT_SEND_ANONYMOUS_USAGE_STATS", MACROS_ENV}):
         if command and command[0] not in {"deps", "clean"}:
             _make_duckdb_folder(project)
         try:

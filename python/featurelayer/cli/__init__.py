@@ -15,7 +15,7 @@ import click
 
 from .. import __version__
 from .catalog import describe, list_command
-from .dbt import build, parse
+from .dbt import build, macros_path_command, parse
 from .example import demo, example_data
 from .online import sync, verify
 
@@ -43,5 +43,5 @@ def main(ctx: click.Context, project_dir: Path | None, profiles_dir: Path | None
     ctx.obj = {"project_dir": project_dir, "profiles_dir": profiles_dir, "target": target}
 
 
-for _command in (list_command, describe, build, parse, example_data, sync, verify, demo):
+for _command in (list_command, describe, build, parse, macros_path_command, example_data, sync, verify, demo):
     main.add_command(_command)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 
+from .._dbt.package import macros_path
 from .._dbt.runner import run_dbt
 from .common import friendly_errors, project_of
 
-__all__ = ["build", "parse"]
+__all__ = ["build", "macros_path_command", "parse"]
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
@@ -43,3 +44,14 @@ def parse(ctx: click.Context) -> None:
     """Runs `dbt parse` to refresh target/manifest.json without building anything."""
     run_dbt(project_of(ctx), ["parse"], quiet=False)
     click.echo("manifest written")
+
+
+@click.command("macros-path")
+def macros_path_command() -> None:
+    """Prints the folder of the feature_layer dbt package this installation ships.
+
+    For a plain `dbt deps` in a project whose packages.yml installs it with
+    `local: "{{ env_var('FEATURELAYER_MACROS') }}"`:
+    `export FEATURELAYER_MACROS=$(featurelayer macros-path)`.
+    """
+    click.echo(str(macros_path()))
