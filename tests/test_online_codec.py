@@ -86,7 +86,7 @@ def test_stored_rows_round_trip_every_type(
         stored = decode_row(raw)
         assert (stored.event, stored.snapshot, stored.valid_to, stored.seen) == (event, snapshot, valid_to, seen)
     now_us = max(valid_to - 1, 0)  # in force
-    values, states = decode_rows(raws, now_us, len(columns), DAY)
+    values, states, _ = decode_rows(raws, now_us, len(columns), DAY)
     assert states == [0] * n
     for column, stored_values in zip(columns, values, strict=True):
         decoded = decode_column(stored_values, column.type)
@@ -116,7 +116,7 @@ def _same(left: list[Any], right: list[Any]) -> bool:
 
 def test_special_floats_and_non_ascii_survive() -> None:
     columns = [pa.array([float("nan"), float("-inf"), -0.0, None]), pa.array(['é"{}', "\n", "", None])]
-    values, _ = decode_rows(stored_rows([1] * 4, [-1] * 4, 1, 1, encode_columns(columns, 4), 2), 0, 2, DAY)
+    values, _, _ = decode_rows(stored_rows([1] * 4, [-1] * 4, 1, 1, encode_columns(columns, 4), 2), 0, 2, DAY)
     assert _same(values[0], [float("nan"), float("-inf"), -0.0, None])
     assert values[1] == ['é"{}', "\n", "", None]
 
@@ -151,25 +151,25 @@ _stored = st.tuples(
 @given(st.lists(st.none() | _stored, max_size=10), st.integers(0, 2**52), st.integers(1, 2**40))
 def test_decode_rows_is_decode_row_with_expiry_and_retention(stored: list[Any], now_us: int, retention: int) -> None:
     raws = [None if s is None else _row(s[0], s[1], s[2], 7, s[3]) for s in stored]
-    values, states = decode_rows(raws, now_us, 3, retention)
+    values, states, events = decode_rows(raws, now_us, 3, retention)
     for i, (raw, state) in enumerate(zip(raws, states, strict=True)):
         row = [column[i] for column in values]
         if raw is None:
-            assert (row, state) == ([None] * 3, NOT_FOUND)
+            assert (row, state, events[i]) == ([None] * 3, NOT_FOUND, None)
         elif decode_row(raw).expired_at(now_us):
             retained = now_us < decode_row(raw).valid_to + retention
-            assert (row, state) == ([None] * 3, EXPIRED if retained else NOT_FOUND)
+            assert (row, state, events[i]) == ([None] * 3, EXPIRED if retained else NOT_FOUND, None)
         else:
             assert state == FOUND
-            assert row == decode_row(raw).values
+            assert (row, events[i]) == (decode_row(raw).values, decode_row(raw).event)
 
 
 def test_decode_rows_expires_at_valid_to_exactly_then_is_not_found_after_the_retention() -> None:
     raw = _row(10, 1, 100, 1, [1])
-    assert decode_rows([raw], 99, 1, 50) == ([[1]], [FOUND])
-    assert decode_rows([raw], 100, 1, 50) == ([[None]], [EXPIRED])
-    assert decode_rows([raw], 149, 1, 50) == ([[None]], [EXPIRED])
-    assert decode_rows([raw], 150, 1, 50) == ([[None]], [NOT_FOUND])
+    assert decode_rows([raw], 99, 1, 50) == ([[1]], [FOUND], [10])
+    assert decode_rows([raw], 100, 1, 50) == ([[None]], [EXPIRED], [None])
+    assert decode_rows([raw], 149, 1, 50) == ([[None]], [EXPIRED], [None])
+    assert decode_rows([raw], 150, 1, 50) == ([[None]], [NOT_FOUND], [None])
 
 
 def test_a_tombstone_reads_as_not_found_among_rows() -> None:
@@ -177,6 +177,7 @@ def test_a_tombstone_reads_as_not_found_among_rows() -> None:
     assert decode_rows([tombstone(5, 6), raw, None], 10**15, 2, DAY) == (
         [[None, 1, None], [None, 2, None]],
         [NOT_FOUND, FOUND, NOT_FOUND],
+        [None, 10, None],
     )
 
 

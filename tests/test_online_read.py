@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 import redis
+import sqlglot
 
 from featurelayer import FeatureStore, FieldStatus, ValidationError
 from featurelayer._online.codec import decode_row
@@ -44,6 +45,17 @@ def test_online_equals_offline_at_the_same_instant(example: Path, online_url: st
                     assert (status is FieldStatus.PRESENT) == (value is not None)
             statuses = online.statuses["daily_transactions"]
             assert statuses[-1] is FieldStatus.NOT_FOUND
+            # each value's event timestamp is that of the warehouse row valid at the instant
+            events = _events_at(store, at)
+            stamped = online.to_dict(include_event_timestamps=True)
+            for view, name in (f.split(":") for f in FEATURES):
+                in_force = (FieldStatus.PRESENT, FieldStatus.NULL)
+                expected = [
+                    events[view].get(u) if s in in_force else None
+                    for u, s in zip(users, online.statuses[name], strict=True)
+                ]
+                assert any(expected)
+                assert stamped[f"{name}__ts"] == online.event_timestamps[name] == expected, (name, at)
             if at > END:  # null offline exactly where expired (within the 1-day retention) or not found online
                 assert statuses.count(FieldStatus.PRESENT) < len(users) - 1
 
@@ -65,6 +77,20 @@ def test_online_equals_offline_at_the_same_instant(example: Path, online_url: st
     assert ended, "no activity row expired in the 30 days after the sync"
     assert all(after[i] is FieldStatus.EXPIRED for i in ended)
     assert all(daily(END + dt.timedelta(days=day + 2))[i] is FieldStatus.NOT_FOUND for i in ended)  # retention over
+
+
+def _events_at(store: FeatureStore, at: dt.datetime) -> dict[str, dict[int, dt.datetime]]:
+    """Per view, each user's event timestamp of the row valid at ``at``, read from the feature table."""
+    out = {}
+    for name in ("user_activity", "user_profile"):
+        view = store.registry.feature_view(name)
+        query = sqlglot.parse_one(
+            f"select user_id, {view.timestamp} from {view.relation} where valid_from <= ? and ? < valid_to",
+            dialect="duckdb",
+        )
+        table = store.offline_store.to_arrow(query, [at, at])
+        out[name] = dict(zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True))
+    return out
 
 
 def test_value_types_and_statuses_round_trip(project_dir: Path, online_url: str) -> None:

@@ -266,8 +266,9 @@ FOUND, NOT_FOUND, EXPIRED = 0, 1, 2
 
 def decode_rows(
     raws: Sequence[bytes | None], now_us: int, width: int, retention_us: int
-) -> tuple[list[list[Any]], list[int]]:
-    """Many stored rows of one view at ``now_us`` as one list of values per feature, and each key's state.
+) -> tuple[list[list[Any]], list[int], list[int | None]]:
+    """Many stored rows of one view at ``now_us`` as one list of values per feature, each key's state, and
+    each row's event timestamp in µs (None where no row is in force).
 
     The read hot path: all the rows are unpacked as one MessagePack array in
     one C-level call (None where a key has no row), then transposed with
@@ -278,7 +279,7 @@ def decode_rows(
     """
     n = len(raws)
     if not n:
-        return [[] for _ in range(width)], []
+        return [[] for _ in range(width)], [], []
     if b"" in raws:  # nothing to unpack: the next key's row would be read as this one's
         raise ValueError("a stored value is empty: not a featurelayer row")
     body = b"".join([_NIL if raw is None else raw for raw in raws]) if None in raws else b"".join(raws)  # type: ignore[arg-type]
@@ -305,7 +306,7 @@ def decode_rows(
         raise ValueError(f"stored rows of one view hold different numbers of values: {exc}") from exc
     if len(columns) != 4 + width:  # a value not written for this definition of the view
         raise ValueError(f"stored rows hold {len(columns) - 4} values where the view has {width} features")
-    return columns[4:], states
+    return columns[4:], states, columns[1]
 
 
 def decode_column(values: list[Any], arrow_type: pa.DataType) -> pa.Array:

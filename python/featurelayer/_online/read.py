@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import operator
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -24,11 +25,12 @@ from .response import OnlineResponse
 
 if TYPE_CHECKING:
     from .._registry.resolve import FeatureRef, ResolvedRequest
+    from .._registry.views import FeatureView
     from .._transforms.bound import BoundTransform
     from .._transforms.to_python import RowsFunction
     from .base import OnlineStore
 
-__all__ = ["apply_online_transforms", "read_online"]
+__all__ = ["ReadPlan", "apply_online_transforms", "decode_read", "plan_read", "read_online"]
 
 
 def _columns(entity_rows: Any) -> dict[str, list[Any]]:
@@ -141,20 +143,33 @@ def _as_str(value: Any, kind: pa.DataType, name: str, view: str) -> str | None:
     )
 
 
-def read_online(
+@dataclass(frozen=True)
+class ReadPlan:
+    """What one online read asks the store for, and how its answer is laid out.
+
+    Planning and decoding are pure: the store's round trip sits between them,
+    so a caller on an event loop awaits its own client there (``featurelayer
+    serve``) while ``FeatureStore`` calls the store's blocking ``read``.
+    """
+
+    keys: list[str]
+    columns: dict[str, list[Any]]
+    n: int
+    refs: Sequence[FeatureRef]
+    views: list[FeatureView]
+    offsets: dict[str, int]
+
+
+def plan_read(
     project: str,
-    online: OnlineStore,
     refs: Sequence[FeatureRef],
     entity_rows: Any,
-    *,
-    now: dt.datetime,
     request_data: Mapping[str, Sequence[Any]] | None = None,
-) -> OnlineResponse:
-    """Reads the features of ``entity_rows`` valid at ``now`` (see the module docstring)."""
+) -> ReadPlan:
+    """The keys to fetch for ``entity_rows`` (every view's key of every row, view after view)."""
     columns = _columns(entity_rows)
     n = len(next(iter(columns.values()))) if columns else 0
     views = list({ref.view.name: ref.view for ref in refs}.values())
-
     keys: list[str] = []
     offsets: dict[str, int] = {}
     for view in views:
@@ -168,20 +183,24 @@ def read_online(
         schema = view_schema_tag(view)
         source = view.stored_name  # a projection reads the rows of the view it projects
         keys.extend(entity_keys(project, source, typed, schema))
-    raw = online.read(keys)
-
-    now_us, retention_us = micros(now), online.retention_us
     out = dict(columns)
     for name, values in (request_data or {}).items():
         if len(values) != n:
             raise ValidationError(f"request_data['{name}'] has {len(values)} values for {n} entity rows.")
         out.setdefault(name, list(values))
+    return ReadPlan(keys, out, n, refs, views, offsets)
+
+
+def decode_read(plan: ReadPlan, raw: Sequence[bytes | None], now_us: int, retention_us: int) -> OnlineResponse:
+    """The store's answer to ``plan.keys`` as a response: values, statuses and event timestamps."""
+    n, refs = plan.n, plan.refs
     values_by_name: dict[str, list[Any]] = {}
     states_by_name: dict[str, list[int] | None] = {}
-    for view in views:
-        start = offsets[view.name]
+    events_by_name: dict[str, list[int | None] | None] = {}
+    for view in plan.views:
+        start = plan.offsets[view.name]
         try:
-            by_feature, states = decode_rows(raw[start : start + n], now_us, len(view.features), retention_us)
+            by_feature, states, events = decode_rows(raw[start : start + n], now_us, len(view.features), retention_us)
         except ValueError as exc:  # written by hand or by something else: nothing is guessed from it
             raise OnlineStoreError(
                 f"The online store holds a value under feature view '{view.stored_name}' that is not a featurelayer "
@@ -191,10 +210,31 @@ def read_online(
         for ref in (r for r in refs if r.view.name == view.name):
             values_by_name[ref.output_name] = by_feature[positions[ref.feature.name]]
             states_by_name[ref.output_name] = states
+            events_by_name[ref.output_name] = events
+    out = dict(plan.columns)
     for ref in refs:  # in request order, as training retrieval returns them
         out[ref.output_name] = values_by_name[ref.output_name]
     features = {ref.output_name: ref.feature.arrow_type for ref in refs}
-    return OnlineResponse(out, features, {ref.output_name: states_by_name[ref.output_name] for ref in refs})
+    return OnlineResponse(
+        out,
+        features,
+        {ref.output_name: states_by_name[ref.output_name] for ref in refs},
+        {ref.output_name: events_by_name[ref.output_name] for ref in refs},
+    )
+
+
+def read_online(
+    project: str,
+    online: OnlineStore,
+    refs: Sequence[FeatureRef],
+    entity_rows: Any,
+    *,
+    now: dt.datetime,
+    request_data: Mapping[str, Sequence[Any]] | None = None,
+) -> OnlineResponse:
+    """Reads the features of ``entity_rows`` valid at ``now`` (see the module docstring)."""
+    plan = plan_read(project, refs, entity_rows, request_data)
+    return decode_read(plan, online.read(plan.keys), micros(now), online.retention_us)
 
 
 def apply_online_transforms(request: ResolvedRequest, response: OnlineResponse) -> OnlineResponse:

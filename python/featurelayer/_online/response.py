@@ -10,6 +10,7 @@ Offline, all but ``PRESENT`` are nulls: the same values, told apart.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,8 @@ class OnlineResponse:
     ``to_arrow()`` builds the typed table once, on first use.
 
     ``statuses``: per feature column (and transform output), one ``FieldStatus`` per entity row.
+    ``event_timestamps``: per feature column, the event timestamp (naive UTC) of the row each value
+    came from: how fresh it is. None where no row is in force, and for transform outputs.
     """
 
     def __init__(
@@ -50,9 +53,13 @@ class OnlineResponse:
         columns: dict[str, Any],
         features: dict[str, pa.DataType],
         row_states: dict[str, list[int] | None],
+        row_events: dict[str, list[int | None] | None] | None = None,
     ) -> None:
         self._columns = columns
         self._features = features
+        # per feature column, the event timestamp (µs) of each entity's row in force, None where there is
+        # none; a transform's outputs have none (None for the whole column)
+        self._row_events = row_events or {}
         # per feature column, decode_rows' state of each row (None: every row found, as for
         # a transform's output); statuses are derived from them and the values on first use,
         # since serving needs none and a request's worth costs a Python pass over every value
@@ -75,6 +82,20 @@ class OnlineResponse:
         if states is None:
             return by_value
         return [_STATUS_OF_STATE.get(state) or status for state, status in zip(states, by_value, strict=True)]
+
+    @property
+    def event_timestamps(self) -> dict[str, list[dt.datetime | None]]:
+        return {name: self._event_times(name) for name in self._row_states}
+
+    def event_micros(self, name: str) -> list[int | None] | None:
+        """A feature column's event timestamps in µs since the epoch (None: a transform's output)."""
+        return self._row_events.get(name)
+
+    def _event_times(self, name: str) -> list[dt.datetime | None]:
+        events = self._row_events.get(name)
+        if events is None:
+            return [None] * len(self._columns[name])
+        return [None if e is None else _EPOCH + dt.timedelta(microseconds=e) for e in events]
 
     @property
     def columns(self) -> list[str]:
@@ -108,14 +129,18 @@ class OnlineResponse:
         """This response plus computed columns (Arrow arrays or Python lists), PRESENT where not null."""
         columns = {**self._columns, **arrays}
         features = {**self._features, **{n: types[n] for n in arrays}}
-        return OnlineResponse(columns, features, {**self._row_states, **dict.fromkeys(arrays)})
+        return OnlineResponse(columns, features, {**self._row_states, **dict.fromkeys(arrays)}, self._row_events)
 
     @property
     def table(self) -> pa.Table:
         return self.to_arrow()
 
-    def to_dict(self) -> dict[str, list[Any]]:
-        """Column name -> list of Python values (None where there is no value)."""
+    def to_dict(self, include_event_timestamps: bool = False) -> dict[str, list[Any]]:
+        """Column name -> list of Python values (None where there is no value).
+
+        With ``include_event_timestamps`` (Feast's spelling), each feature column
+        ``name`` is followed by ``name__ts``: its ``event_timestamps``.
+        """
         out: dict[str, list[Any]] = {}
         for name, values in self._columns.items():
             kind = self._features.get(name)
@@ -125,14 +150,21 @@ class OnlineResponse:
                 out[name] = list(values)
             else:  # timestamps, dates, decimals, bytes: through their Arrow type
                 out[name] = decode_column(values, kind).to_pylist()
+            if include_event_timestamps and name in self._row_states:
+                out[f"{name}__ts"] = self._event_times(name)
         return out
 
-    def to_pandas(self) -> pd.DataFrame:
+    def to_pandas(self, include_event_timestamps: bool = False) -> pd.DataFrame:
+        if include_event_timestamps:
+            import pandas as pd
+
+            return pd.DataFrame(self.to_dict(include_event_timestamps=True))
         return self.to_arrow().to_pandas()
 
     to_df = to_pandas
 
 
 _PRESENT, _NULL = FieldStatus.PRESENT, FieldStatus.NULL
+_EPOCH = dt.datetime(1970, 1, 1)
 # decode_rows' states: None for a row in force, whose values decide PRESENT or NULL
 _STATUS_OF_STATE: dict[int, FieldStatus | None] = {NOT_FOUND: FieldStatus.NOT_FOUND, EXPIRED: FieldStatus.EXPIRED}
