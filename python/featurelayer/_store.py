@@ -19,11 +19,11 @@ from ._offline.retrieval import RetrievalJob
 from ._offline.warehouse import offline_store_for
 from ._online.base import OnlineStore
 from ._online.connect import open_online_store
-from ._online.read import apply_online_transforms, read_online
+from ._online.read import complete_online, read_online
 from ._online.response import OnlineResponse
 from ._online.sync import SyncReport, sync_views
 from ._registry.registry import Registry
-from ._registry.resolve import ResolvedRequest, check_request_fields, resolve_request
+from ._registry.resolve import ResolvedRequest, resolve_request
 from ._time import utc_now
 from ._types import sqlglot_dialect
 
@@ -195,10 +195,7 @@ class FeatureStore:
             now=self.clock(),
             request_data=request_data,
         )
-        if not request.transforms:
-            return response
-        check_request_fields(response.columns, request, "request_data")
-        return apply_online_transforms(request, response)
+        return complete_online(request, response)
 
     def _resolve_cached(self, features: Sequence[str] | str, full_feature_names: bool) -> ResolvedRequest:
         """Resolution is pure given the registry: cache it for the online hot path."""

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from .._errors import OnlineStoreError, ValidationError, shown
+from .._registry.resolve import check_request_fields
 from .._time import micros
 from .._transforms.apply import apply_transforms
 from .codec import decode_rows, entity_keys, view_schema_tag
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from .._transforms.to_python import RowsFunction
     from .base import OnlineStore
 
-__all__ = ["ReadPlan", "apply_online_transforms", "decode_read", "plan_read", "read_online"]
+__all__ = ["ReadPlan", "apply_online_transforms", "complete_online", "decode_read", "plan_read", "read_online"]
 
 
 def _columns(entity_rows: Any) -> dict[str, list[Any]]:
@@ -235,6 +236,14 @@ def read_online(
     """Reads the features of ``entity_rows`` valid at ``now`` (see the module docstring)."""
     plan = plan_read(project, refs, entity_rows, request_data)
     return decode_read(plan, online.read(plan.keys), micros(now), online.retention_us)
+
+
+def complete_online(request: ResolvedRequest, response: OnlineResponse) -> OnlineResponse:
+    """A read's response with the request's transforms applied (their request fields checked first)."""
+    if not request.transforms:
+        return response
+    check_request_fields(response.columns, request, "request_data")
+    return apply_online_transforms(request, response)
 
 
 def apply_online_transforms(request: ResolvedRequest, response: OnlineResponse) -> OnlineResponse:

@@ -402,31 +402,33 @@ class RedisOnlineStore:
             scans = [self._run_script(self._remove_script, keys, shared) for keys in self._scan(pattern)]
         return Removal(*(sum(column) for column in zip(*scans, strict=True))) if scans else Removal()
 
-    def _meta_key(self, project: str, view: str) -> str:
-        return f"fl:{project}:meta:{view}"
-
     def get_meta(self, project: str, view: str) -> dict[str, str]:
         with self._errors("reading the sync watermark"):
-            raw = self.client.hgetall(self._meta_key(project, view))
+            raw = self.client.hgetall(meta_key(project, view))
         return {k.decode(): v.decode() for k, v in raw.items()}
 
     def set_meta(self, project: str, view: str, values: dict[str, str]) -> None:
         with self._errors("writing the sync watermark"):
-            self.client.hset(self._meta_key(project, view), mapping=values)
+            self.client.hset(meta_key(project, view), mapping=values)
 
     def add_to_meta(self, project: str, view: str, field: str, amount: int) -> None:
         if amount:
             with self._errors("writing the sync watermark"):
-                self.client.hincrby(self._meta_key(project, view), field, amount)
+                self.client.hincrby(meta_key(project, view), field, amount)
 
     def advance_meta(self, project: str, view: str, values: dict[str, int]) -> None:
         with self._errors("writing the sync watermark"):
-            self._advance_script(keys=[self._meta_key(project, view)], args=[x for kv in values.items() for x in kv])
+            self._advance_script(keys=[meta_key(project, view)], args=[x for kv in values.items() for x in kv])
 
     def close(self) -> None:
         self._closed = True  # a read still running drops its connection instead of keeping it
         self._drop_idle_reads()
         self.client.close()
+
+
+def meta_key(project: str, view: str) -> str:
+    """The hash of a view's sync state: watermark, snapshot, schema tag, row count."""
+    return f"fl:{project}:meta:{view}"
 
 
 def _parse_url(url: str) -> tuple[str, list[tuple[str, int]], bool]:

@@ -4,7 +4,7 @@ Every command finds the project the same way the Python API does (``--project-di
 default: the working directory or a folder above it) and reports errors as one
 readable message with a non-zero exit code, never a traceback. One module per
 group of commands: ``catalog`` (list, describe), ``dbt`` (build, parse),
-``online`` (sync, verify), ``example`` (example-data, demo).
+``online`` (sync, verify), ``serve``, ``example`` (example-data, demo).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from .catalog import describe, list_command
 from .dbt import build, macros_path_command, parse
 from .example import demo, example_data
 from .online import sync, verify
+from .serve import serve
 
 __all__ = ["main"]
 
@@ -43,5 +44,5 @@ def main(ctx: click.Context, project_dir: Path | None, profiles_dir: Path | None
     ctx.obj = {"project_dir": project_dir, "profiles_dir": profiles_dir, "target": target}
 
 
-for _command in (list_command, describe, build, parse, macros_path_command, example_data, sync, verify, demo):
+for _command in (list_command, describe, build, parse, macros_path_command, example_data, sync, verify, serve, demo):
     main.add_command(_command)

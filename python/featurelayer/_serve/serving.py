@@ -1,0 +1,147 @@
+"""One worker's serving state: the registry it serves, its online-store reader, and reloads.
+
+A reload reads the manifest anew, checks it and swaps the registry in one
+assignment, so a request sees the old registry or the new one, never a mix.
+A manifest that does not load keeps the old registry; the error shows in
+``/health`` until a good one arrives.
+
+A view whose definition changed in a way that changes its stored rows (its
+schema tag, ``_online.codec.schema_tag``) keeps serving its old definition
+until the online store's sync state shows rows of the new one: a dbt build
+lands before the sync that writes the new rows, and reading the new keys
+before then would answer NOT_FOUND for every entity.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from .._dbt.project import Project
+from .._errors import FeatureLayerError
+from .._online.aio import AsyncReader, open_async_reader
+from .._online.codec import view_schema_tag
+from .._online.read import complete_online, decode_read, plan_read
+from .._online.response import OnlineResponse
+from .._registry.registry import Registry
+from .._registry.resolve import ResolvedRequest, resolve_request
+from .._store import FeatureStore
+from .._time import micros, utc_now
+from .config import ServeConfig
+from .feast_json import FeaturesRequest
+
+__all__ = ["Serving"]
+
+log = logging.getLogger("featurelayer.serve")
+
+
+class Serving:
+    """What a worker serves from. ``Serving.open(config)`` loads it, or raises a one-line error."""
+
+    def __init__(self, project: Project, registry: Registry, reader: AsyncReader, config: ServeConfig) -> None:
+        self.project = project
+        self.registry = registry
+        self.reader = reader
+        self.config = config
+        self.reload_error: str | None = None
+        self.loaded_at = time.time()
+        self.held: dict[str, str] = {}  # views served by their old definition: name -> the new schema tag
+        self._resolved: dict[tuple[Any, ...], tuple[ResolvedRequest, tuple[str, ...]]] = {}
+        self._stamp = _manifest_stamp(registry.manifest_path)
+
+    @classmethod
+    def open(cls, config: ServeConfig) -> Serving:
+        store = FeatureStore(config.project_dir, config.profiles_dir, config.target, online_url=config.online_url)
+        registry = Registry.from_project(store.project, check_fresh=False)
+        reader = open_async_reader(store.online_url, store.online_default_path, timeout=config.store_timeout)
+        return cls(store.project, registry, reader, config)
+
+    @property
+    def project_name(self) -> str:
+        return self.registry.project_name
+
+    def resolve(
+        self, features: str | tuple[str, ...], full_feature_names: bool
+    ) -> tuple[ResolvedRequest, tuple[str, ...]]:
+        """The resolved request and its join keys, cached per registry (resolution is pure given it)."""
+        registry = self.registry
+        key = (features, full_feature_names, id(registry))
+        cached = self._resolved.get(key)
+        if cached is None:
+            request = resolve_request(registry, features, full_feature_names=full_feature_names)
+            join_keys = tuple(dict.fromkeys(k for ref in request.refs for k in ref.view.join_keys))
+            cached = (request, join_keys)
+            if len(self._resolved) > 512:
+                self._resolved.clear()
+            self._resolved[key] = cached
+        return cached
+
+    async def read(self, request: FeaturesRequest) -> tuple[OnlineResponse, tuple[str, ...]]:
+        """The features of one request, valid now; transforms applied. Raises ``FeatureLayerError``."""
+        resolved, join_keys = self.resolve(request.features, request.full_feature_names)
+        plan = plan_read(self.project_name, resolved.refs, request.entities, request.request_data)
+        raw = await self.reader.read(plan.keys)
+        response = decode_read(plan, raw, micros(utc_now()), self.reader.retention_us)
+        return complete_online(resolved, response), tuple(k for k in request.entities if k in join_keys)
+
+    # --- reloads ---------------------------------------------------------------------------
+
+    def manifest_changed(self) -> bool:
+        return _manifest_stamp(self.registry.manifest_path) != self._stamp
+
+    async def reload(self, why: str) -> bool:
+        """Loads the manifest again and swaps the registry in; keeps the old one if it does not load."""
+        stamp = _manifest_stamp(self.registry.manifest_path)
+        try:
+            new = Registry.from_project(self.project, check_fresh=False)
+        except FeatureLayerError as exc:
+            self._stamp = stamp  # (tried: not again until it changes)
+            self.reload_error = f"the manifest changed ({why}) but does not load, still serving the previous one: {exc}"
+            log.error("registry reload failed: %s", exc)
+            return False
+        current = self.registry
+        held: dict[str, str] = {}
+        views = dict(new.feature_views)
+        for name, view in new.feature_views.items():
+            old = current.feature_views.get(name)
+            tag = view_schema_tag(view)
+            if old is None or view_schema_tag(old) == tag:
+                continue
+            meta = await self.reader.get_meta(self.project_name, view.stored_name)
+            if meta.get("schema_tag") != tag:  # no sync has written the new definition's rows yet
+                views[name] = old
+                held[name] = tag
+        self.registry = dataclasses.replace(new, feature_views=views) if held else new
+        self._stamp = stamp
+        self.held = held
+        self.reload_error = None
+        self.loaded_at = time.time()
+        log.info(
+            "registry reloaded (%s): %d feature views%s",
+            why,
+            len(views),
+            f"; {sorted(held)} keep their previous definition until synced" if held else "",
+        )
+        return True
+
+    async def check(self) -> None:
+        """The watcher's tick: reload on a new manifest, or once a held view's new rows are synced."""
+        if self.manifest_changed():
+            await self.reload("manifest.json changed")
+        elif self.held:
+            for name, tag in self.held.items():
+                meta = await self.reader.get_meta(self.project_name, name)
+                if meta.get("schema_tag") == tag:
+                    await self.reload(f"'{name}' synced with its new definition")
+                    return
+
+
+def _manifest_stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
