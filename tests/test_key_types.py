@@ -38,7 +38,15 @@ def test_online_keys_of_mixed_types_find_the_same_rows_and_come_back_as_given(bu
         assert [s.name for s in answer.statuses["a_value"]] == ["PRESENT"] * 5 + ["NOT_FOUND", "PRESENT"]
         # a string key given as a number finds the string
         assert store.get_online_features(["view_b:b_value"], [{"k1": 5, "k2": 5}]).to_dict()["b_value"] == [50]
-        for bad, shown in ((True, "'True' \\(bool\\)"), ("SKU-012", "'SKU-012'"), (5.5, "'5.5'")):
+        # a float past 2**53 stands for several integers, and an int past int64 for none: never another entity's row
+        for bad, shown in (
+            (True, "'True' \\(bool\\)"),
+            ("SKU-012", "'SKU-012'"),
+            (5.5, "'5.5'"),
+            (2.0**60, "'1.152921504606847e\\+18'"),
+            (2**70, "'1180591620717411303424'"),
+            (str(2**64), "'18446744073709551616'"),
+        ):
             with pytest.raises(ValidationError, match=rf"column 'k1' holds {shown}.*not a int64 key of 'view_a'"):
                 store.get_online_features(["view_a:a_value"], [{"k1": bad}])
 

@@ -18,18 +18,19 @@ from .services import free_port
 class ServerProcess:
     """``featurelayer serve`` started as a user starts it, its output kept in a log file."""
 
-    def __init__(self, project: Path, online_url: str, log: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, project: Path, online_url: str, log: Path, *args: str, env: dict[str, str] | None = None
+    ) -> None:
+        self.project = project
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         command = [sys.executable, "-m", "featurelayer.cli", "--project-dir", str(project), "serve", "--port",
                    str(self.port), "--online-url", online_url, "--watch", "0.2", *args]  # fmt: skip
-        self.process = subprocess.Popen(
-            command,
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
-        )
+        with log.open("wb") as output:  # (the child keeps its own copy of the descriptor)
+            self.process = subprocess.Popen(
+                command, stdout=output, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+            )
 
     def wait_ready(self, timeout: float = 60) -> ServerProcess:
         deadline = time.monotonic() + timeout

@@ -89,11 +89,12 @@ _PYTHON_TYPES = {pa.int64(): int, pa.int32(): int, pa.int16(): int, pa.string():
 def _typed_keys(values: list[Any], kind: pa.DataType | None, name: str, view: str) -> list[Any]:
     """Key values as the feature table stores them, each on its own, so the caller's 42 and '42' (even in one
     request) find the same row; a boolean never passes for a number (True is not user 1)."""
-    if kind is None:
+    if kind is None or not values:
         return values
     python_type = _PYTHON_TYPES.get(kind)
     if python_type is not None and all(type(v) is python_type for v in values):
-        return values  # already right: skip the conversions on the hot path
+        if python_type is not int or _fits(min(values), kind) and _fits(max(values), kind):
+            return values  # already right: skip the conversions on the hot path
     if pa.types.is_integer(kind):
         return [_as_int(v, kind, name, view) for v in values]
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
@@ -116,19 +117,28 @@ def _integer(value: Any) -> int | None:
         return None
 
 
+def _fits(number: int, kind: pa.DataType) -> bool:
+    bits = kind.bit_width
+    return -(2 ** (bits - 1)) <= number < 2 ** (bits - 1) if pa.types.is_signed_integer(kind) else 0 <= number < 2**bits
+
+
 def _as_int(value: Any, kind: pa.DataType, name: str, view: str) -> int | None:
-    if value is None or (type(value) is int):
+    if value is None:
         return value
-    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
-        return int(value.strip())
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    number = _integer(value)
-    if number is not None:
+    number = None
+    if type(value) is int:
+        number = value
+    elif isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        number = int(value.strip())
+    elif isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:  # (beyond, floats skip integers)
+        number = int(value)
+    else:
+        number = _integer(value)
+    if number is not None and _fits(number, kind):
         return number
     raise ValidationError(
         f"entity_rows column '{name}' holds {shown(value)} ({type(value).__name__}), which is not a {kind} key "
-        f"of '{view}'. Pass integers (or their digits as text)."
+        f"of '{view}'. Pass integers (or their digits as text) within the key type's range."
     )
 
 

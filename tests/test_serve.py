@@ -1,0 +1,236 @@
+"""``featurelayer serve``: a real server process against real Redis and the embedded store.
+
+Every response is compared with ``get_online_features`` for the same rows,
+read in this process straight from the store: values, statuses (Feast's
+names) and event timestamps, for plain features, the example's service with
+SQL and Python transforms, request data in either place, and full names.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from featurelayer import FeatureStore, FieldStatus
+
+from .support.online import FEATURES
+from .support.projects import copy_example_project
+from .support.server import ServerProcess
+from .support.services import RedisServer
+
+pytestmark = [pytest.mark.slow, pytest.mark.serve]
+
+FEAST = {
+    FieldStatus.PRESENT: "PRESENT",
+    FieldStatus.NULL: "NULL_VALUE",
+    FieldStatus.NOT_FOUND: "NOT_FOUND",
+    FieldStatus.EXPIRED: "OUTSIDE_MAX_AGE",
+}
+EPOCH = "1970-01-01T00:00:00Z"
+
+
+@pytest.fixture(scope="module")
+def today(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example project with data up to today: a server reads at the real now."""
+    from featurelayer import find_project
+    from featurelayer._dbt.runner import run_dbt
+    from featurelayer._example.data import generate_example_data
+
+    root = copy_example_project(tmp_path_factory.mktemp("serve") / "project")
+    generate_example_data(root / "data" / "raw", users=80, days=60, end=dt.date.today())
+    run_dbt(find_project(root), ["build"])
+    return root
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def served(
+    request: pytest.FixtureRequest, today: Path, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[ServerProcess, str]]:
+    """A synced online store and a server over it."""
+    folder = tmp_path_factory.mktemp(f"served-{request.param}")
+    if request.param == "redis":
+        import redis
+
+        url = redis_server.url.rsplit("/", 1)[0] + "/7"
+        redis.Redis.from_url(url).flushdb()
+    else:
+        url = f"sqlite:///{folder / 'online.sqlite'}"
+    with FeatureStore(today, online_url=url) as store:
+        store.sync(full=True)
+    server = ServerProcess(today, url, folder / "serve.log").wait_ready()
+    yield server, url
+    assert server.stop() in (0, -signal.SIGTERM), server.log.read_text()  # (uvicorn re-raises the signal it handled)
+
+
+def _stamp(value: dt.datetime | None) -> str:
+    if value is None:
+        return EPOCH
+    text = value.isoformat()
+    return (text.removesuffix(".000000") if "." in text else text) + "Z"
+
+
+def _expected(store: FeatureStore, features: Any, entities: dict[str, list[Any]], **kwargs: Any) -> dict[str, Any]:
+    """What the server must answer, from get_online_features in this process."""
+    response = store.get_online_features(features, entities, **kwargs)
+    values = response.to_dict()
+    stamps = response.event_timestamps
+    keys = [k for k in entities if k in ("user_id",)]
+    results = [{"values": entities[k], "statuses": ["PRESENT"] * len(entities[k])} for k in keys]
+    for name, statuses in response.statuses.items():
+        results.append({"values": values[name], "statuses": [FEAST[s] for s in statuses], "stamps": stamps[name]})
+    return {"names": [*keys, *response.statuses], "results": results}
+
+
+def _check(answer: dict[str, Any], expected: dict[str, Any]) -> None:
+    assert answer["metadata"]["feature_names"] == expected["names"]
+    assert len(answer["results"]) == len(expected["results"])
+    for got, want in zip(answer["results"], expected["results"], strict=True):
+        assert got["values"] == want["values"]
+        assert got["statuses"] == want["statuses"]
+        stamps = want.get("stamps") or [None] * len(want["values"])
+        assert got["event_timestamps"] == [_stamp(s) for s in stamps]
+
+
+def _same_as_in_process(server: ServerProcess, url: str, body: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+    """The server's answer equals get_online_features before or after it (a ttl may end in between)."""
+    with FeatureStore(server.project, online_url=url) as store:
+        before = _expected(store, *args, **kwargs)
+        answer = server.post(body)
+        assert answer.status_code == 200, answer.text
+        after = _expected(store, *args, **kwargs)
+    try:
+        _check(answer.json(), before)
+    except AssertionError:
+        _check(answer.json(), after)
+
+
+def test_features_equal_get_online_features(served: tuple[ServerProcess, str]) -> None:
+    server, url = served
+    rng = random.Random(14)
+    users = list(range(1, 81)) + [10_000_001]
+    for _ in range(12):
+        features = rng.sample(FEATURES, rng.randint(1, len(FEATURES)))
+        ids = rng.choices(users, k=rng.randint(1, 40))
+        body = {"features": features, "entities": {"user_id": ids}}
+        _same_as_in_process(server, url, body, features, {"user_id": ids})
+    answer = server.post({"features": FEATURES, "entities": {"user_id": users}}).json()
+    statuses = {s for result in answer["results"][1:] for s in result["statuses"]}
+    assert {"PRESENT", "NOT_FOUND"} <= statuses  # the check above compared values, not just emptiness
+
+
+def test_a_service_with_transforms_and_request_data(served: tuple[ServerProcess, str]) -> None:
+    server, url = served
+    ids, carts = [3, 7, 10_000_001, 12], [10.0, 250.5, 99.0, 0.0]
+    expected_args = ("user_profile_service", {"user_id": ids})
+    request_data = {"cart_value": carts}
+    # request data inside "entities", as Feast takes it, and in "request_data"
+    for body in (
+        {"feature_service": "user_profile_service", "entities": {"user_id": ids, "cart_value": carts}},
+        {"feature_service": "user_profile_service", "entities": {"user_id": ids}, "request_data": {"cart_value": carts}},
+    ):
+        _same_as_in_process(server, url, body, *expected_args, request_data=request_data)
+    full = {"feature_service": "user_profile_service", "entities": {"user_id": ids, "cart_value": carts},
+            "full_feature_names": True}  # fmt: skip
+    with FeatureStore(server.project, online_url=url) as store:
+        want = _expected(store, *expected_args, request_data=request_data, full_feature_names=True)
+    answer = server.post(full).json()
+    assert answer["metadata"]["feature_names"] == want["names"]
+    assert "user_activity__daily_transactions" in answer["metadata"]["feature_names"]
+
+
+GOOD = {"features": ["user_profile:plan"], "entities": {"user_id": [1]}}
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        (b"{not json", 400, "not JSON"),
+        (b"[1, 2]", 400, "must be a JSON object"),
+        ({"entities": {"user_id": [1]}}, 400, 'Give either "features".*or "feature_service".*neither'),
+        ({**GOOD, "feature_service": "user_profile_service"}, 400, "not both"),
+        ({"features": "user_profile:plan", "entities": {"user_id": [1]}}, 400, "non-empty list"),
+        ({"features": ["user_profile:plna"], "entities": {"user_id": [1]}}, 400, "Did you mean 'plan'"),
+        ({"features": ["user_profil:plan"], "entities": {"user_id": [1]}}, 400, "Did you mean 'user_profile'"),
+        ({"feature_service": "user_profile_servic", "entities": {"user_id": [1]}}, 400, "Did you mean"),
+        ({"features": ["user_profile:plan"], "entities": {"customer": [1]}}, 400, r"lack join key\(s\) \['user_id'\]"),
+        ({"features": ["user_profile:plan"], "entities": {"user_id": ["abc"]}}, 400, "'abc'.*not a int64 key"),
+        ({"features": ["user_profile:plan"], "entities": {"user_id": [True]}}, 400, "bool"),
+        ({"features": ["user_profile:plan"], "entities": {"user_id": [[1]]}}, 400, "plain values"),
+        ({"features": ["user_profile:plan"], "entities": {"user_id": [1, 2], "x": [1]}}, 400, "same number"),
+        ({"features": ["user_profile:plan"], "entities": {"user_id": 1}}, 400, "list of values"),
+        ({**GOOD, "full_feature_names": "yes"}, 400, "true or false"),
+        ({"feature_service": "user_profile_service", "entities": {"user_id": [1]}}, 400, "cart_value"),
+        ({"features": ["user_profile:plan"], "entities": {"user_id": list(range(1001))}}, 413, "at most 1000"),
+        (b'{"features": ["user_profile:plan"], "entities": {"user_id": [' + b"1," * 600_000 + b"1]}}", 413, "bytes"),
+        (b"[" * 5000 + b"]" * 5000, 400, "not JSON"),
+        ({"features": ["user_profile:plan"], "entities": {"user_id": [2**70]}}, 400, "not JSON|int64"),
+    ],
+)
+def test_bad_requests_get_a_4xx_naming_the_problem(
+    served: tuple[ServerProcess, str], body: Any, status: int, message: str
+) -> None:
+    import re
+
+    server, _ = served
+    kwargs = {"content": body} if isinstance(body, bytes) else {"json": body}
+    answer = httpx.post(f"{server.url}/get-online-features", timeout=10, **kwargs)
+    assert answer.status_code == status, answer.text
+    assert re.search(message, answer.json()["message"]), answer.json()
+    assert server.post(GOOD).status_code == 200  # and the worker is still there
+    assert server.process.poll() is None
+
+
+def test_a_token_is_required_when_set(today: Path, tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("s3cret-Token\n")
+    url = f"sqlite:///{tmp_path / 'online.sqlite'}"
+    with FeatureStore(today, online_url=url) as store:
+        store.sync(full=True)
+    server = ServerProcess(today, url, tmp_path / "log", "--token-file", str(token)).wait_ready()
+    try:
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret-Token"}):
+            answer = server.post(GOOD, headers=headers)
+            assert answer.status_code == 401 and "Bearer" in answer.json()["message"]
+            assert "s3cret" not in answer.text
+        assert server.post(GOOD, headers={"Authorization": "Bearer s3cret-Token"}).status_code == 200
+        assert httpx.get(f"{server.url}/metrics").status_code == 401
+        assert httpx.get(f"{server.url}/health").status_code == 200  # probes need no token
+    finally:
+        server.stop()
+    assert "s3cret" not in server.log.read_text()
+
+
+def test_metrics_count_requests_and_show_freshness(served: tuple[ServerProcess, str]) -> None:
+    server, _ = served
+    before = _metric(server, 'featurelayer_requests_total{endpoint="get-online-features",status="400"}')
+    server.post({"features": ["nope:nope"], "entities": {"user_id": [1]}})
+    server.post({"features": ["nope:nope"], "entities": {"user_id": [1]}})
+    assert server.post({"features": FEATURES, "entities": {"user_id": [1, 2, 3]}}).status_code == 200
+    after = _metric(server, 'featurelayer_requests_total{endpoint="get-online-features",status="400"}')
+    assert after == before + 2
+    assert _metric(server, 'featurelayer_request_seconds_count{endpoint="get-online-features",status="200"}') >= 1
+    for view in ("user_activity", "user_profile"):
+        age = _metric(server, f'featurelayer_view_seconds_since_sync{{view="{view}"}}')
+        assert 0 <= age < 600
+        newest = _metric(server, f'featurelayer_view_newest_event_served_timestamp_seconds{{view="{view}"}}')
+        assert dt.datetime.now(dt.UTC).timestamp() - 90 * 86_400 < newest <= dt.datetime.now(dt.UTC).timestamp()
+
+
+def _metric(server: ServerProcess, line: str) -> float:
+    text = httpx.get(f"{server.url}/metrics").text
+    found = [row for row in text.splitlines() if row.startswith(line + " ")]
+    return float(found[0].rsplit(" ", 1)[1]) if found else 0.0
+
+
+def test_an_empty_request_answers_empty_columns(served: tuple[ServerProcess, str]) -> None:
+    server, _ = served
+    answer = server.post({"features": ["user_profile:plan"], "entities": {"user_id": []}})
+    assert answer.status_code == 200, answer.text
+    assert [r["values"] for r in answer.json()["results"]] == [[], []]
