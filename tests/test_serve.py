@@ -114,7 +114,7 @@ def _same_as_in_process(server: ServerProcess, url: str, body: dict[str, Any], *
 def test_features_equal_get_online_features(served: tuple[ServerProcess, str]) -> None:
     server, url = served
     rng = random.Random(14)
-    users = list(range(1, 81)) + [10_000_001]
+    users = [*range(1, 81), 10_000_001]
     for _ in range(12):
         features = rng.sample(FEATURES, rng.randint(1, len(FEATURES)))
         ids = rng.choices(users, k=rng.randint(1, 40))
@@ -133,7 +133,11 @@ def test_a_service_with_transforms_and_request_data(served: tuple[ServerProcess,
     # request data inside "entities", as Feast takes it, and in "request_data"
     for body in (
         {"feature_service": "user_profile_service", "entities": {"user_id": ids, "cart_value": carts}},
-        {"feature_service": "user_profile_service", "entities": {"user_id": ids}, "request_data": {"cart_value": carts}},
+        {
+            "feature_service": "user_profile_service",
+            "entities": {"user_id": ids},
+            "request_data": {"cart_value": carts},
+        },
     ):
         _same_as_in_process(server, url, body, *expected_args, request_data=request_data)
     full = {"feature_service": "user_profile_service", "entities": {"user_id": ids, "cart_value": carts},

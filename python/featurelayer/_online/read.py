@@ -92,9 +92,12 @@ def _typed_keys(values: list[Any], kind: pa.DataType | None, name: str, view: st
     if kind is None or not values:
         return values
     python_type = _PYTHON_TYPES.get(kind)
-    if python_type is not None and all(type(v) is python_type for v in values):
-        if python_type is not int or _fits(min(values), kind) and _fits(max(values), kind):
-            return values  # already right: skip the conversions on the hot path
+    if (
+        python_type is not None
+        and all(type(v) is python_type for v in values)
+        and (python_type is not int or (_fits(min(values), kind) and _fits(max(values), kind)))
+    ):
+        return values  # already right: skip the conversions on the hot path
     if pa.types.is_integer(kind):
         return [_as_int(v, kind, name, view) for v in values]
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
