@@ -121,7 +121,7 @@ def _integer(value: Any) -> int | None:
 
 
 def _fits(number: int, kind: pa.DataType) -> bool:
-    bits = kind.bit_width
+    bits: int = kind.bit_width
     return -(2 ** (bits - 1)) <= number < 2 ** (bits - 1) if pa.types.is_signed_integer(kind) else 0 <= number < 2**bits
 
 

@@ -32,7 +32,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
-        disable_created_metrics()  # (the *_created series double the scrape and say when a worker started)
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # (the *_created series double the scrape and say when a worker started)
         # (in multiprocess mode the values go to files, whatever registry holds them)
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
