@@ -121,8 +121,10 @@ def _integer(value: Any) -> int | None:
 
 
 def _fits(number: int, kind: pa.DataType) -> bool:
-    bits: int = kind.bit_width
-    return -(2 ** (bits - 1)) <= number < 2 ** (bits - 1) if pa.types.is_signed_integer(kind) else 0 <= number < 2**bits
+    bits = int(kind.bit_width)
+    if pa.types.is_signed_integer(kind):
+        return -(2 ** (bits - 1)) <= number < 2 ** (bits - 1)
+    return 0 <= number < 2**bits
 
 
 def _as_int(value: Any, kind: pa.DataType, name: str, view: str) -> int | None:
