@@ -123,8 +123,8 @@ def _integer(value: Any) -> int | None:
 def _fits(number: int, kind: pa.DataType) -> bool:
     bits = int(kind.bit_width)
     if pa.types.is_signed_integer(kind):
-        return -(2 ** (bits - 1)) <= number < 2 ** (bits - 1)
-    return 0 <= number < 2**bits
+        return -(1 << (bits - 1)) <= number < 1 << (bits - 1)
+    return 0 <= number < 1 << bits
 
 
 def _as_int(value: Any, kind: pa.DataType, name: str, view: str) -> int | None:
