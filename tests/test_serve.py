@@ -9,8 +9,12 @@ SQL and Python transforms, request data in either place, and full names.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
+import shutil
 import signal
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -238,3 +242,123 @@ def test_an_empty_request_answers_empty_columns(served: tuple[ServerProcess, str
     answer = server.post({"features": ["user_profile:plan"], "entities": {"user_id": []}})
     assert answer.status_code == 200, answer.text
     assert [r["values"] for r in answer.json()["results"]] == [[], []]
+
+
+def _health(server: ServerProcess) -> dict[str, Any]:
+    answer = httpx.get(f"{server.url}/health", timeout=5)
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def _until(condition: Any, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the server did not reload in time"
+        time.sleep(0.1)
+
+
+def test_a_new_manifest_is_served_and_a_broken_one_is_not(today: Path, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(today, project)
+    manifest = project / "dbt_project" / "target" / "manifest.json"
+    good = manifest.read_text()
+    url = f"sqlite:///{tmp_path / 'online.sqlite'}"
+    with FeatureStore(project, online_url=url) as store:
+        store.sync(full=True)
+    server = ServerProcess(project, url, tmp_path / "log").wait_ready()
+    body = {"features": ["user_profile:plan", "user_profile:marketing_opt_in"], "entities": {"user_id": [1, 2]}}
+    try:
+        first = server.post(body).json()
+        assert first["results"][1]["statuses"] == ["PRESENT", "PRESENT"]
+
+        # a half-written or broken manifest: the previous registry keeps serving, /health says why
+        manifest.write_text(good[: len(good) // 2])
+        _until(lambda: _health(server)["reload_error"] is not None)
+        assert "does not load" in _health(server)["reload_error"]
+        assert server.post(body).json() == first
+
+        # the view loses a feature: its schema tag changes, so it keeps the old definition until synced
+        data = json.loads(good)
+        node = next(n for n in data["nodes"].values() if n["name"] == "user_profile")
+        del node["columns"]["marketing_opt_in"]
+        manifest.write_text(json.dumps(data))
+        _until(lambda: _health(server)["reload_error"] is None)
+        assert _health(server)["held_views"] == ["user_profile"]
+        assert server.post(body).json() == first  # not NOT_FOUND: the new definition's rows are not synced yet
+        with FeatureStore(project, online_url=url) as store:
+            store.sync(full=True)
+        _until(lambda: _health(server)["held_views"] == [])
+        answer = server.post(body)
+        assert answer.status_code == 400 and "marketing_opt_in" in answer.json()["message"]
+        plan = server.post({"features": ["user_profile:plan"], "entities": {"user_id": [1, 2]}}).json()
+        assert plan["results"][1] == first["results"][1]  # the same values, read from the new rows
+        assert "registry reloaded" in server.log.read_text()
+    finally:
+        server.stop()
+
+
+def test_sighup_reloads_the_registry(today: Path, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'online.sqlite'}"
+    server = ServerProcess(today, url, tmp_path / "log", "--watch", "0").wait_ready()
+    try:
+        loaded = _health(server)["registry_loaded_at"]
+        server.process.send_signal(signal.SIGHUP)
+        _until(lambda: _health(server)["registry_loaded_at"] > loaded)
+        assert "registry reloaded (SIGHUP)" in server.log.read_text()
+    finally:
+        server.stop()
+
+
+@pytest.mark.redis
+def test_under_load_a_full_sync_changes_nothing_and_a_redis_restart_gives_503s_then_recovers(
+    today: Path, tmp_path: Path
+) -> None:
+    redis_server = RedisServer(tmp_path / "redis").start()
+    url = redis_server.url
+    with FeatureStore(today, online_url=url) as store:
+        store.sync(full=True)
+    server = ServerProcess(today, url, tmp_path / "log", "--store-timeout", "0.5").wait_ready()
+    body = {"features": FEATURES, "entities": {"user_id": [*range(1, 81), 10_000_001]}}
+    expected = server.post(body).json()
+    seen: list[tuple[float, int, Any]] = []
+    stop = threading.Event()
+
+    def client() -> None:
+        with httpx.Client(timeout=10) as http:
+            while not stop.is_set():
+                answer = http.post(f"{server.url}/get-online-features", json=body)
+                seen.append((time.monotonic(), answer.status_code, answer.json()))
+
+    threads = [threading.Thread(target=client) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    try:
+        with FeatureStore(today, online_url=url) as store:
+            for _ in range(3):
+                store.sync(full=True)
+        synced = time.monotonic()
+        during_sync = [(status, answer) for at, status, answer in seen if at <= synced]
+        assert len(during_sync) > 20
+        assert all(status == 200 and answer == expected for status, answer in during_sync)
+
+        redis_server.stop()
+        _until(lambda: any(status == 503 for _, status, _ in seen[-5:]))
+        redis_server.start()  # on the same port, empty: Redis kept nothing
+        with FeatureStore(today, online_url=url) as store:
+            store.sync(full=True)
+        recovered = time.monotonic()
+        _until(lambda: sum(1 for at, status, _ in seen if at > recovered + 0.5 and status == 200) > 20)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        server.stop()
+        redis_server.stop()
+    statuses = {status for _, status, _ in seen}
+    assert statuses == {200, 503}, statuses
+    failures = [answer for _, status, answer in seen if status == 503]
+    assert all(a["message"].startswith("Redis at redis://127.0.0.1:") and "\n" not in a["message"] for a in failures)
+    after = [answer for at, status, answer in seen if at > recovered + 0.5]
+    assert after and all(answer == expected for answer in after)
+    assert server.process.returncode in (0, -signal.SIGTERM)

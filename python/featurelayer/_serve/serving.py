@@ -14,6 +14,7 @@ before then would answer NOT_FOUND for every entity.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
@@ -95,8 +96,8 @@ class Serving:
     async def reload(self, why: str) -> bool:
         """Loads the manifest again and swaps the registry in; keeps the old one if it does not load."""
         stamp = _manifest_stamp(self.registry.manifest_path)
-        try:
-            new = Registry.from_project(self.project, check_fresh=False)
+        try:  # in a thread: parsing takes tens of ms, and a manifest being written is read again until whole
+            new = await asyncio.to_thread(Registry.from_project, self.project, check_fresh=False)
         except FeatureLayerError as exc:
             self._stamp = stamp  # (tried: not again until it changes)
             self.reload_error = f"the manifest changed ({why}) but does not load, still serving the previous one: {exc}"

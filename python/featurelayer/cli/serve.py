@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 import tempfile
 from pathlib import Path
@@ -91,6 +92,9 @@ def serve(
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # each worker's metrics in files that a scrape of any worker sums (prometheus_client's multiprocess mode)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="featurelayer-metrics-")
+    # uvicorn's log setup, with featurelayer's own lines (reloads, failures) through its handler
+    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    log_config["loggers"]["featurelayer"] = {"handlers": ["default"], "level": log_level.upper(), "propagate": False}
     uvicorn.run(
         "featurelayer._serve.app:app_from_env",
         factory=True,
@@ -102,5 +106,6 @@ def serve(
         lifespan="on",
         access_log=False,
         log_level=log_level,
+        log_config=log_config,
         timeout_graceful_shutdown=30,
     )
