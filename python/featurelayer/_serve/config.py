@@ -34,6 +34,8 @@ class ServeConfig:
             ``FEATURELAYER_SERVE_TOKEN`` either: no authentication.
         watch_seconds: how often the manifest is checked for a new build (0: never).
         store_timeout: seconds an online-store round trip may take before the request gets a 503.
+        as_of: serve the rows valid at this instant (ISO 8601, naive = UTC) instead of now: for
+            replays, shadow tests and benchmarks of data synced at that instant.
     """
 
     project_dir: str | None = None
@@ -45,6 +47,7 @@ class ServeConfig:
     token_file: str | None = None
     watch_seconds: float = 2.0
     store_timeout: float = 2.0
+    as_of: str | None = None
 
     def to_env(self) -> str:
         return json.dumps(dataclasses.asdict(self))

@@ -30,7 +30,7 @@ from .._online.response import OnlineResponse
 from .._registry.registry import Registry
 from .._registry.resolve import ResolvedRequest, resolve_request
 from .._store import FeatureStore
-from .._time import micros, utc_now
+from .._time import micros, utc_naive, utc_now
 from .config import ServeConfig
 from .feast_json import FeaturesRequest
 
@@ -52,6 +52,7 @@ class Serving:
         self.held: dict[str, str] = {}  # views served by their old definition: name -> the new schema tag
         self._resolved: dict[tuple[Any, ...], tuple[ResolvedRequest, tuple[str, ...]]] = {}
         self._stamp = _manifest_stamp(registry.manifest_path)
+        self._as_of = None if config.as_of is None else micros(utc_naive(config.as_of))
 
     @classmethod
     def open(cls, config: ServeConfig) -> Serving:
@@ -85,7 +86,8 @@ class Serving:
         resolved, join_keys = self.resolve(request.features, request.full_feature_names)
         plan = plan_read(self.project_name, resolved.refs, request.entities, request.request_data)
         raw = await self.reader.read(plan.keys)
-        response = decode_read(plan, raw, micros(utc_now()), self.reader.retention_us)
+        now = micros(utc_now()) if self._as_of is None else self._as_of
+        response = decode_read(plan, raw, now, self.reader.retention_us)
         return complete_online(resolved, response), tuple(k for k in request.entities if k in join_keys)
 
     # --- reloads ---------------------------------------------------------------------------

@@ -41,6 +41,11 @@ __all__ = ["serve"]
     "--store-timeout", default=2.0, show_default=True, type=click.FloatRange(0.01), help="Online store timeout, s."
 )
 @click.option(
+    "--as-of",
+    default=None,
+    help="Serve the rows valid at this instant (ISO 8601, UTC) instead of now: replays, shadow tests, benchmarks.",
+)
+@click.option(
     "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
 )
 @click.pass_context
@@ -56,6 +61,7 @@ def serve(
     max_body: int,
     watch: float,
     store_timeout: float,
+    as_of: str | None,
     log_level: str,
 ) -> None:
     """Serves online features over HTTP, with Feast's JSON (docs/serving.md).
@@ -84,6 +90,7 @@ def serve(
         token_file=str(token_file) if token_file else None,
         watch_seconds=watch,
         store_timeout=store_timeout,
+        as_of=as_of,
     )
     config.token()  # a missing or empty token file fails here, once, not in every worker
     # the checks a worker makes when it starts, made once here so that a bad project fails in one line
