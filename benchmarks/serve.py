@@ -108,7 +108,7 @@ class Contender:
         self.name, self.command, self.paths, self.env, self.port = name, command, paths, env, port
         self.url = f"http://127.0.0.1:{port}"
         self.process: subprocess.Popen[bytes] | None = None
-        self.log = tempfile.TemporaryFile()
+        self.log = Path(tempfile.gettempdir()) / f"fl-serve-bench-{port}.log"
 
     def body(self, kind: str, ids: list[int]) -> str:
         if self.name == "floor":
@@ -119,13 +119,14 @@ class Contender:
     def start(self, probe: str) -> None:
         import httpx
 
-        self.process = subprocess.Popen(
-            ["taskset", "-c", "0", *self.command],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **self.env},
-            start_new_session=True,
-        )
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                ["taskset", "-c", "0", *self.command],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **self.env},
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -137,8 +138,7 @@ class Contender:
             except httpx.TransportError:
                 pass
             time.sleep(0.2)
-        self.log.seek(0)
-        raise SystemExit(f"{self.name} did not start:\n{self.log.read().decode()[-3000:]}")
+        raise SystemExit(f"{self.name} did not start:\n{self.log.read_text()[-3000:]}")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -150,7 +150,9 @@ class Contender:
                 self.process.wait()
 
 
-def contenders(args: argparse.Namespace, workload: Workload, redis_url: str, feast_repo: Path | None) -> list[Contender]:
+def contenders(
+    args: argparse.Namespace, workload: Workload, redis_url: str, feast_repo: Path | None
+) -> list[Contender]:
     python = sys.executable
     as_of = workload.now.isoformat()
     port = free_port()
@@ -193,7 +195,7 @@ def feast_repo(data: Path, redis_url: str) -> Path:
     (repo / "feature_store.yaml").write_text(
         "project: bench\nprovider: local\n"
         f"registry:\n  path: {repo / 'registry.db'}\n  cache_ttl_seconds: 60\n"
-        f"online_store:\n  type: redis\n  connection_string: \"{host_port},db=1\"\n"
+        f'online_store:\n  type: redis\n  connection_string: "{host_port},db=1"\n'
         "offline_store:\n  type: duckdb\nentity_key_serialization_version: 3\n"
     )
     return repo
@@ -206,7 +208,9 @@ def measure(args: argparse.Namespace, workload: Workload) -> dict[str, Any]:
     harness = Harness(args, workload)
     counts = generate(args.data, workload)
     harness.ensure_feast()
-    print(f"workload: preset {args.preset}, {counts['activity_rows'] + counts['profile_rows']:,} feature rows", flush=True)
+    print(
+        f"workload: preset {args.preset}, {counts['activity_rows'] + counts['profile_rows']:,} feature rows", flush=True
+    )
     if harness.ours("build", "featurelayer: dbt build of the feature tables", "build").error:
         raise SystemExit(f"dbt build failed: {harness.runs['build'].error}")
     redis_process, _, redis_url = start_redis()
@@ -214,7 +218,9 @@ def measure(args: argparse.Namespace, workload: Workload) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="fl-serve-bench-"))
     results: dict[str, Any] = {}
     try:
-        if harness.ours("sync", "featurelayer sync (full) into Redis db 0", "sync", "--redis-url", f"{redis_url}/0").error:
+        if harness.ours(
+            "sync", "featurelayer sync (full) into Redis db 0", "sync", "--redis-url", f"{redis_url}/0"
+        ).error:
             raise SystemExit(f"sync failed: {harness.runs['sync'].error}")
         materialized = harness.peer(
             "materialize", f"Feast {FEAST_VERSION} materialize into Redis db 1", "materialize", "--redis-url",
@@ -246,7 +252,11 @@ def measure(args: argparse.Namespace, workload: Workload) -> dict[str, Any]:
                         print(
                             f"  {case}: {most['rps']:,.0f} req/s max; at {rate:,.0f} req/s: p50 {paced['p50_ms']:.2f}"
                             f" ms, p99 {paced['p99_ms']:.2f} ms ({paced['rps']:,.0f} req/s achieved)"
-                            + (f"; {most['errors'] + paced['errors']} errors" if most["errors"] + paced["errors"] else ""),
+                            + (
+                                f"; {most['errors'] + paced['errors']} errors"
+                                if most["errors"] + paced["errors"]
+                                else ""
+                            ),
                             flush=True,
                         )
             finally:

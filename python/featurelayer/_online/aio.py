@@ -12,10 +12,15 @@ are made inline.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from hiredis import pack_command
+from redis.exceptions import ConnectionError
+
+from .._errors import OnlineStoreError
 from .base import redact
 from .connect import open_online_store
 from .redis_store import RedisOnlineStore, _parse_url, _RedisErrors, meta_key
@@ -101,8 +106,9 @@ class _RedisReader:
                     socket_timeout=timeout,
                     socket_connect_timeout=timeout,
                 )
-            else:
-                self.client = aioredis.Redis.from_url(base, socket_timeout=timeout, socket_connect_timeout=timeout)
+            else:  # (no socket_timeout: redis-py would wrap every send in a task; one timer per read instead)
+                self.client = aioredis.Redis.from_url(base, socket_timeout=None, socket_connect_timeout=timeout)
+        self.timeout = timeout
         self._idle: list[Any] = []
 
     async def read(self, keys: Sequence[str]) -> list[bytes | None]:
@@ -111,12 +117,16 @@ class _RedisReader:
         with _RedisErrors(self.url, "reading"):
             if self.cluster:
                 return list(await self.client.mget_nonatomic(list(keys)))
-            return await self._mget(keys)
+            try:
+                async with asyncio.timeout(self.timeout):
+                    return await self._mget(keys)
+            except TimeoutError:
+                raise self._timed_out("reading") from None
+
+    def _timed_out(self, doing: str) -> OnlineStoreError:
+        return OnlineStoreError(f"Redis at {redact(self.url)} did not answer within {self.timeout:g} s while {doing}.")
 
     async def _mget(self, keys: Sequence[str]) -> list[bytes | None]:
-        from hiredis import pack_command
-        from redis.exceptions import ConnectionError
-
         command = pack_command(("MGET", *keys))  # type: ignore[arg-type]
         kept = bool(self._idle)
         connection = self._idle.pop() if kept else await self.client.connection_pool.get_connection()
@@ -151,12 +161,20 @@ class _RedisReader:
 
     async def get_meta(self, project: str, view: str) -> dict[str, str]:
         with _RedisErrors(self.url, "reading the sync state"):
-            raw = await self.client.hgetall(meta_key(project, view))
+            try:
+                async with asyncio.timeout(self.timeout):
+                    raw = await self.client.hgetall(meta_key(project, view))
+            except TimeoutError:
+                raise self._timed_out("reading the sync state") from None
         return {k.decode(): v.decode() for k, v in raw.items()}
 
     async def ping(self) -> None:
         with _RedisErrors(self.url, "connecting"):
-            await self.client.ping()
+            try:
+                async with asyncio.timeout(self.timeout):
+                    await self.client.ping()
+            except TimeoutError:
+                raise self._timed_out("connecting") from None
 
     async def close(self) -> None:
         if not self.cluster:

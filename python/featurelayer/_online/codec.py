@@ -39,6 +39,7 @@ import decimal
 import functools
 import hashlib
 import json
+import operator
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -127,7 +128,7 @@ def entity_keys(project: str, view: str, key_columns: Sequence[Sequence[Any]], s
     >>> entity_keys("p", "user_profile", [[1, 2]], "2f0bccc5")
     ['fl:p:{[1]}:user_profile:2f0bccc5', 'fl:p:{[2]}:user_profile:2f0bccc5']
     """
-    if len(key_columns) == 1 and all(type(v) is int for v in key_columns[0]):
+    if len(key_columns) == 1 and set(map(type, key_columns[0])) <= {int}:
         prefix, suffix = f"fl:{project}:{{[", f"]}}:{view}:{schema}"
         return [f"{prefix}{v}{suffix}" for v in key_columns[0]]
     return [entity_key(project, view, key, schema) for key in zip(*key_columns, strict=True)]
@@ -285,6 +286,11 @@ def decode_rows(
     body = b"".join([_NIL if raw is None else raw for raw in raws]) if None in raws else b"".join(raws)  # type: ignore[arg-type]
     try:  # a value of another shape fails here, or leaves bytes over: never shift rows onto others
         rows: list[Any] = msgpack.unpackb(b"\xdd" + n.to_bytes(4, "big") + body)
+        if _all_in_force(rows, now_us):  # the common case, in C-level passes
+            columns = list(map(list, zip(*rows, strict=True)))
+            if len(columns) != 4 + width:
+                raise ValueError(f"stored rows hold {len(columns) - 4} values where the view has {width} features")
+            return columns[4:], [FOUND] * n, columns[1]
         states = [
             NOT_FOUND
             if row is None
@@ -307,6 +313,18 @@ def decode_rows(
     if len(columns) != 4 + width:  # a value not written for this definition of the view
         raise ValueError(f"stored rows hold {len(columns) - 4} values where the view has {width} features")
     return columns[4:], states, columns[1]
+
+
+def _all_in_force(rows: list[Any], now_us: int) -> bool:
+    """Whether every key has a row and every row's validity lasts past ``now_us``."""
+    if None in rows:
+        return False
+    valid_tos = list(map(_FIRST, rows))
+    open_ended = valid_tos.count(NO_VALUE)
+    return open_ended == len(valid_tos) or min(x for x in valid_tos if x != NO_VALUE) > now_us
+
+
+_FIRST = operator.itemgetter(0)
 
 
 def decode_column(values: list[Any], arrow_type: pa.DataType) -> pa.Array:

@@ -94,7 +94,7 @@ def _typed_keys(values: list[Any], kind: pa.DataType | None, name: str, view: st
     python_type = _PYTHON_TYPES.get(kind)
     if (
         python_type is not None
-        and all(type(v) is python_type for v in values)
+        and set(map(type, values)) == {python_type}  # (C-level passes: this runs on every online request)
         and (python_type is not int or (_fits(min(values), kind) and _fits(max(values), kind)))
     ):
         return values  # already right: skip the conversions on the hot path
@@ -121,10 +121,15 @@ def _integer(value: Any) -> int | None:
 
 
 def _fits(number: int, kind: pa.DataType) -> bool:
-    bits = int(kind.bit_width)
-    if pa.types.is_signed_integer(kind):
-        return -(1 << (bits - 1)) <= number < 1 << (bits - 1)
-    return 0 <= number < 1 << bits
+    bounds = _BOUNDS.get(kind)
+    if bounds is None:
+        bits = int(kind.bit_width)
+        signed = pa.types.is_signed_integer(kind)
+        bounds = _BOUNDS[kind] = (-(1 << (bits - 1)), 1 << (bits - 1)) if signed else (0, 1 << bits)
+    return bounds[0] <= number < bounds[1]
+
+
+_BOUNDS: dict[pa.DataType, tuple[int, int]] = {}  # an integer type's [low, high): asked on every request
 
 
 def _as_int(value: Any, kind: pa.DataType, name: str, view: str) -> int | None:
@@ -188,13 +193,20 @@ def plan_read(
     views = list({ref.view.name: ref.view for ref in refs}.values())
     keys: list[str] = []
     offsets: dict[str, int] = {}
+    casts: dict[tuple[str, pa.DataType | None], list[Any]] = {}
     for view in views:
         missing = [k for k in view.join_keys if k not in columns]
         if missing:
             raise ValidationError(
                 f"entity_rows lack join key(s) {missing} of feature view '{view.name}'. Given: {list(columns)}."
             )
-        typed = [_typed_keys(columns[key], view.key_types.get(key), key, view.name) for key in view.join_keys]
+        typed = []
+        for key in view.join_keys:
+            kind = view.key_types.get(key)
+            cast = casts.get((key, kind))  # (views sharing an entity share its cast key column)
+            if cast is None:
+                cast = casts[key, kind] = _typed_keys(columns[key], kind, key, view.name)
+            typed.append(cast)
         offsets[view.name] = len(keys)
         schema = view_schema_tag(view)
         source = view.stored_name  # a projection reads the rows of the view it projects

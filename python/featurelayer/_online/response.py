@@ -87,6 +87,15 @@ class OnlineResponse:
     def event_timestamps(self) -> dict[str, list[dt.datetime | None]]:
         return {name: self._event_times(name) for name in self._row_states}
 
+    @property
+    def feature_columns(self) -> list[str]:
+        """The feature and transform-output columns, in order (the entity and request columns come first)."""
+        return list(self._row_states)
+
+    def row_states(self, name: str) -> list[int] | None:
+        """A feature column's decode_rows states (``codec.FOUND``, ``NOT_FOUND``, ``EXPIRED``); None: all found."""
+        return self._row_states.get(name)
+
     def event_micros(self, name: str) -> list[int | None] | None:
         """A feature column's event timestamps in µs since the epoch (None: a transform's output)."""
         return self._row_events.get(name)
@@ -146,7 +155,7 @@ class OnlineResponse:
             kind = self._features.get(name)
             if isinstance(values, pa.Array | pa.ChunkedArray):
                 out[name] = values.to_pylist()
-            elif kind is None or any(check(kind) for check in _PLAIN):
+            elif kind is None or _plain(kind):
                 out[name] = list(values)
             else:  # timestamps, dates, decimals, bytes: through their Arrow type
                 out[name] = decode_column(values, kind).to_pylist()
@@ -164,6 +173,15 @@ class OnlineResponse:
     to_df = to_pandas
 
 
+def _plain(kind: pa.DataType) -> bool:
+    """Whether values of ``kind`` are held as Python would give them (asked per column, per request: cached)."""
+    plain = _PLAIN_KINDS.get(kind)
+    if plain is None:
+        plain = _PLAIN_KINDS[kind] = any(check(kind) for check in _PLAIN)
+    return plain
+
+
+_PLAIN_KINDS: dict[pa.DataType, bool] = {}
 _PRESENT, _NULL = FieldStatus.PRESENT, FieldStatus.NULL
 _EPOCH = dt.datetime(1970, 1, 1)
 # decode_rows' states: None for a row in force, whose values decide PRESENT or NULL

@@ -25,14 +25,14 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from .._errors import ValidationError, shown
-from .._online.response import FieldStatus
+from .._online.codec import EXPIRED, FOUND, NOT_FOUND
 
 if TYPE_CHECKING:
     from .._online.response import OnlineResponse
@@ -107,51 +107,80 @@ def _columns(value: Any, name: str, *, required: bool) -> dict[str, list[Any]]:
     for key, column in value.items():
         if not isinstance(column, list):
             raise ValidationError(f'"{name}"[{shown(key)}] must be a list of values, one per entity row.')
-        if any(isinstance(v, dict | list) for v in column):
+        if set(map(type, column)) & {dict, list}:
             raise ValidationError(f'"{name}"[{shown(key)}] holds an object or a list; give plain values.')
     return value
 
 
-_FEAST_STATUS = {
-    FieldStatus.PRESENT: "PRESENT",
-    FieldStatus.NULL: "NULL_VALUE",
-    FieldStatus.NOT_FOUND: "NOT_FOUND",
-    FieldStatus.EXPIRED: "OUTSIDE_MAX_AGE",
-}
 _EPOCH = "1970-01-01T00:00:00Z"
 _EPOCH_TIME = dt.datetime(1970, 1, 1)
+#: decode_rows' states of a row not in force, as Feast names them (a row in force: by its value)
+_NOT_IN_FORCE = {NOT_FOUND: "NOT_FOUND", EXPIRED: "OUTSIDE_MAX_AGE"}
+_STAMPS: dict[int, str] = {}  # event µs -> its RFC 3339 text: a view's rows share few instants
 
 
-def render_response(response: OnlineResponse, join_keys: Sequence[str]) -> bytes:
-    """The response as Feast's JSON: the join keys, then every feature and transform output."""
+def render_response(response: OnlineResponse, join_keys: Sequence[str], view_of: Mapping[str, str]) -> bytes:
+    """The response as Feast's JSON: the join keys, then every feature and transform output.
+
+    ``view_of`` maps a feature column to its view, whose columns share one row
+    per entity: their states and event timestamps are worked out once per view.
+    """
     values = response.to_dict()
-    names = [*join_keys, *response.statuses]
-    statuses = response.statuses
     results: list[dict[str, Any]] = []
+    n = len(values[join_keys[0]]) if join_keys else 0
+    epochs = [_EPOCH] * n
     for key in join_keys:
-        column = values[key]
-        results.append(
-            {"values": column, "statuses": ["PRESENT"] * len(column), "event_timestamps": [_EPOCH] * len(column)}
-        )
-    for name, column_statuses in statuses.items():
-        events = response.event_micros(name)
-        stamps: list[Any] = (
-            [_EPOCH] * len(column_statuses)
-            if events is None
-            else [_EPOCH_TIME if e is None else _EPOCH_TIME + dt.timedelta(microseconds=e) for e in events]
-        )
-        results.append(
-            {
-                "values": values[name],
-                "statuses": [_FEAST_STATUS[s] for s in column_statuses],
-                "event_timestamps": stamps,
-            }
-        )
+        results.append({"values": values[key], "statuses": ["PRESENT"] * n, "event_timestamps": epochs})
+    per_view: dict[str, tuple[list[str | None] | None, list[str]]] = {}
+    for name in response.feature_columns:
+        column = values[name]
+        view = view_of.get(name)
+        shared = per_view.get(view) if view is not None else None
+        if shared is None:
+            shared = _row_statuses(response.row_states(name)), _stamps(response.event_micros(name), len(column))
+            if view is not None:
+                per_view[view] = shared
+        in_force, stamps = shared
+        if in_force is None:  # every row in force: the value decides
+            statuses = ["PRESENT"] * len(column) if None not in column else [_by_value(v) for v in column]
+        else:
+            statuses = [s or _by_value(v) for s, v in zip(in_force, column, strict=True)]
+        results.append({"values": column, "statuses": statuses, "event_timestamps": stamps})
+    names = [*join_keys, *response.feature_columns]
     return orjson.dumps(
         {"metadata": {"feature_names": names}, "results": results},
         default=_json_default,
         option=orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z | orjson.OPT_SERIALIZE_NUMPY,
     )
+
+
+def _by_value(value: Any) -> str:
+    return "NULL_VALUE" if value is None else "PRESENT"
+
+
+def _row_statuses(states: list[int] | None) -> list[str | None] | None:
+    """Per row, the status of a row not in force, None for one in force; None when all are in force."""
+    if states is None or states.count(FOUND) == len(states):
+        return None
+    return [_NOT_IN_FORCE.get(state) for state in states]
+
+
+def _stamps(events: list[int | None] | None, n: int) -> list[str]:
+    if events is None:
+        return [_EPOCH] * n
+    out: list[str | None] = list(map(_STAMPS.get, events))  # (one C-level pass when every instant is known)
+    if None in out:
+        if len(_STAMPS) > 200_000:
+            _STAMPS.clear()
+        for i, event in enumerate(events):
+            if out[i] is None:
+                out[i] = _EPOCH if event is None else _stamp(event)
+    return out  # type: ignore[return-value]
+
+
+def _stamp(event: int) -> str:
+    text = _STAMPS[event] = (_EPOCH_TIME + dt.timedelta(microseconds=event)).isoformat() + "Z"
+    return text
 
 
 def _json_default(value: Any) -> Any:

@@ -18,6 +18,7 @@ import asyncio
 import dataclasses
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +35,37 @@ from .._time import micros, utc_naive, utc_now
 from .config import ServeConfig
 from .feast_json import FeaturesRequest
 
-__all__ = ["Serving"]
+__all__ = ["ServedRead", "Serving"]
 
 log = logging.getLogger("featurelayer.serve")
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    request: ResolvedRequest
+    join_keys: tuple[str, ...]
+    view_of: dict[str, str]  # feature column -> the view whose rows it is read from
+
+
+@dataclass(frozen=True)
+class ServedRead:
+    """One request's answer: the response, the join keys it echoes, and each feature column's view."""
+
+    response: OnlineResponse
+    join_keys: tuple[str, ...]
+    view_of: dict[str, str]
+
+    def newest_events(self) -> dict[str, int]:
+        """Per view read, the newest event timestamp (µs) among the rows served, for the freshness metric."""
+        out: dict[str, int] = {}
+        for column, view in self.view_of.items():
+            if view in out:
+                continue
+            events = self.response.event_micros(column)
+            newest = max(filter(None, events), default=None) if events else None
+            if newest is not None:
+                out[view] = newest
+        return out
 
 
 class Serving:
@@ -50,7 +79,7 @@ class Serving:
         self.reload_error: str | None = None
         self.loaded_at = time.time()
         self.held: dict[str, str] = {}  # views served by their old definition: name -> the new schema tag
-        self._resolved: dict[tuple[Any, ...], tuple[ResolvedRequest, tuple[str, ...]]] = {}
+        self._resolved: dict[tuple[Any, ...], _Resolved] = {}
         self._stamp = _manifest_stamp(registry.manifest_path)
         self._as_of = None if config.as_of is None else micros(utc_naive(config.as_of))
 
@@ -65,30 +94,29 @@ class Serving:
     def project_name(self) -> str:
         return self.registry.project_name
 
-    def resolve(
-        self, features: str | tuple[str, ...], full_feature_names: bool
-    ) -> tuple[ResolvedRequest, tuple[str, ...]]:
-        """The resolved request and its join keys, cached per registry (resolution is pure given it)."""
+    def resolve(self, features: str | tuple[str, ...], full_feature_names: bool) -> _Resolved:
+        """The resolved request, its join keys and its columns' views, cached per registry (resolution is pure)."""
         registry = self.registry
         key = (features, full_feature_names, id(registry))
         cached = self._resolved.get(key)
         if cached is None:
             request = resolve_request(registry, features, full_feature_names=full_feature_names)
             join_keys = tuple(dict.fromkeys(k for ref in request.refs for k in ref.view.join_keys))
-            cached = (request, join_keys)
+            cached = _Resolved(request, join_keys, {ref.output_name: ref.view.stored_name for ref in request.refs})
             if len(self._resolved) > 512:
                 self._resolved.clear()
             self._resolved[key] = cached
         return cached
 
-    async def read(self, request: FeaturesRequest) -> tuple[OnlineResponse, tuple[str, ...]]:
+    async def read(self, request: FeaturesRequest) -> ServedRead:
         """The features of one request, valid now; transforms applied. Raises ``FeatureLayerError``."""
-        resolved, join_keys = self.resolve(request.features, request.full_feature_names)
-        plan = plan_read(self.project_name, resolved.refs, request.entities, request.request_data)
+        resolved = self.resolve(request.features, request.full_feature_names)
+        plan = plan_read(self.project_name, resolved.request.refs, request.entities, request.request_data)
         raw = await self.reader.read(plan.keys)
         now = micros(utc_now()) if self._as_of is None else self._as_of
-        response = decode_read(plan, raw, now, self.reader.retention_us)
-        return complete_online(resolved, response), tuple(k for k in request.entities if k in join_keys)
+        response = complete_online(resolved.request, decode_read(plan, raw, now, self.reader.retention_us))
+        join_keys = tuple(k for k in request.entities if k in resolved.join_keys)
+        return ServedRead(response, join_keys, resolved.view_of)
 
     # --- reloads ---------------------------------------------------------------------------
 
