@@ -168,7 +168,7 @@ def _row_statuses(states: list[int] | None) -> list[str | None] | None:
 def _stamps(events: list[int | None] | None, n: int) -> list[str]:
     if events is None:
         return [_EPOCH] * n
-    out: list[str | None] = list(map(_STAMPS.get, events))  # (one C-level pass when every instant is known)
+    out: list[str | None] = list(map(_STAMPS.get, events))  # type: ignore[arg-type]  # (one C-level pass)
     if None in out:
         if len(_STAMPS) > 200_000:
             _STAMPS.clear()
