@@ -85,7 +85,8 @@ def online(workload: Workload, url: str, requests: int) -> dict[str, object]:
 
 def transform_cost(store: object, batches: list[list[dict[str, int]]], warmup: int) -> dict[str, float]:
     """What the service's transform alone adds to a request (ms): computing it on an online response already read."""
-    from featurelayer._online.read import apply_online_transforms, read_online
+    from featurelayer._online.online_transforms import apply_online_transforms
+    from featurelayer._online.read import read_online
 
     request = store._resolve_cached(SERVICE, False)  # type: ignore[attr-defined]
     responses = [

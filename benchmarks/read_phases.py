@@ -49,7 +49,9 @@ def main() -> None:
 
     from featurelayer import FeatureStore
     from featurelayer._online.codec import decode_rows, entity_keys, view_schema_tag
-    from featurelayer._online.read import _columns, apply_online_transforms, read_online
+    from featurelayer._online.online_transforms import apply_online_transforms
+    from featurelayer._online.read import read_online
+    from featurelayer._online.request_keys import entity_columns
     from featurelayer._time import micros
 
     workload = PRESETS[args.preset]
@@ -72,7 +74,7 @@ def main() -> None:
             response = read_online(project, online, request.refs, rows, now=workload.now)
             served = apply_online_transforms(request, response)
             steps: dict[str, Callable[[], object]] = {
-                "entity rows to columns": lambda: _columns(rows),
+                "entity rows to columns": lambda: entity_columns(rows),
                 "keys (both views)": keys,
                 "store.read: one MGET": lambda: online.read(all_keys),
                 "decode_rows, one view": lambda: decode_rows(

@@ -201,7 +201,7 @@ def test_online_transforms_of_request_data_match_duckdb(
     expression: str, kind: str, values: list[object], expected: list[object]
 ) -> None:
     """Request data arrives as Python values; a CAST of strings parses them as the warehouse does."""
-    from featurelayer._online.read import apply_online_transforms
+    from featurelayer._online.online_transforms import apply_online_transforms
     from featurelayer._online.response import OnlineResponse
     from featurelayer._registry.resolve import ResolvedRequest
     from featurelayer._transforms.bound import BoundTransform

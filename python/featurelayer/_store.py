@@ -19,7 +19,8 @@ from ._offline.retrieval import RetrievalJob
 from ._offline.warehouse import offline_store_for
 from ._online.base import OnlineStore
 from ._online.connect import open_online_store
-from ._online.read import complete_online, read_online
+from ._online.online_transforms import complete_online
+from ._online.read import ReadProgram, compile_read, read_online
 from ._online.response import OnlineResponse
 from ._online.sync import SyncReport, sync_views
 from ._registry.registry import Registry
@@ -64,7 +65,7 @@ class FeatureStore:
         self._offline: OfflineStore | None = None
         self._online: OnlineStore | None = None
         self._online_url = online_url
-        self._resolved: dict[tuple[Any, ...], ResolvedRequest] = {}
+        self._resolved: dict[tuple[Any, ...], tuple[ResolvedRequest, ReadProgram]] = {}
         #: "now" for syncs and online reads (naive UTC); replaceable for tests and replays.
         self.clock: Callable[[], dt.datetime] = clock or utc_now
 
@@ -186,7 +187,7 @@ class FeatureStore:
             An ``OnlineResponse``: ``.to_dict()``, ``.to_arrow()``, ``.to_pandas()``, and
             ``.statuses`` telling present, null, not found and expired apart.
         """
-        request = self._resolve_cached(features, full_feature_names)
+        request, program = self._read_program(features, full_feature_names)
         response = read_online(
             self.registry.project_name,
             self.online_store,
@@ -194,15 +195,22 @@ class FeatureStore:
             entity_rows,
             now=self.clock(),
             request_data=request_data,
+            program=program,
         )
         return complete_online(request, response)
 
     def _resolve_cached(self, features: Sequence[str] | str, full_feature_names: bool) -> ResolvedRequest:
-        """Resolution is pure given the registry: cache it for the online hot path."""
+        return self._read_program(features, full_feature_names)[0]
+
+    def _read_program(
+        self, features: Sequence[str] | str, full_feature_names: bool
+    ) -> tuple[ResolvedRequest, ReadProgram]:
+        """Resolution and the read program are pure given the registry: cached for the online hot path."""
         key = (features if isinstance(features, str) else tuple(features), full_feature_names, id(self.registry))
         cached = self._resolved.get(key)
         if cached is None:
-            cached = resolve_request(self.registry, features, full_feature_names=full_feature_names)
+            request = resolve_request(self.registry, features, full_feature_names=full_feature_names)
+            cached = (request, compile_read(self.registry.project_name, request.refs))
             if len(self._resolved) > 256:
                 self._resolved.clear()
             self._resolved[key] = cached

@@ -321,6 +321,8 @@ def _all_in_force(rows: list[Any], now_us: int) -> bool:
         return False
     valid_tos = list(map(_FIRST, rows))
     open_ended = valid_tos.count(NO_VALUE)
+    if not open_ended:
+        return bool(min(valid_tos) > now_us)
     return open_ended == len(valid_tos) or min(x for x in valid_tos if x != NO_VALUE) > now_us
 
 

@@ -51,7 +51,7 @@ class OnlineResponse:
     def __init__(
         self,
         columns: dict[str, Any],
-        features: dict[str, pa.DataType],
+        features: Mapping[str, pa.DataType],
         row_states: dict[str, list[int] | None],
         row_events: dict[str, list[int | None] | None] | None = None,
     ) -> None:
@@ -151,16 +151,27 @@ class OnlineResponse:
         ``name`` is followed by ``name__ts``: its ``event_timestamps``.
         """
         out: dict[str, list[Any]] = {}
-        for name, values in self._columns.items():
-            kind = self._features.get(name)
-            if isinstance(values, pa.Array | pa.ChunkedArray):
-                out[name] = values.to_pylist()
-            elif kind is None or _plain(kind):
-                out[name] = list(values)
-            else:  # timestamps, dates, decimals, bytes: through their Arrow type
-                out[name] = decode_column(values, kind).to_pylist()
+        for name, values in self.python_columns().items():
+            out[name] = list(values)
             if include_event_timestamps and name in self._row_states:
                 out[f"{name}__ts"] = self._event_times(name)
+        return out
+
+    def python_columns(self) -> dict[str, list[Any]]:
+        """``to_dict()`` without copying the lists it holds already: for callers that only read them (serving)."""
+        out: dict[str, list[Any]] = {}
+        features = self._features
+        for name, values in self._columns.items():
+            if type(values) is list:
+                kind = features.get(name)
+                if kind is None or _plain(kind):
+                    out[name] = values
+                else:  # timestamps, dates, decimals, bytes: through their Arrow type
+                    out[name] = decode_column(values, kind).to_pylist()
+            elif isinstance(values, pa.Array | pa.ChunkedArray):
+                out[name] = values.to_pylist()
+            else:
+                out[name] = list(values)
         return out
 
     def to_pandas(self, include_event_timestamps: bool = False) -> pd.DataFrame:
@@ -174,14 +185,17 @@ class OnlineResponse:
 
 
 def _plain(kind: pa.DataType) -> bool:
-    """Whether values of ``kind`` are held as Python would give them (asked per column, per request: cached)."""
-    plain = _PLAIN_KINDS.get(kind)
-    if plain is None:
-        plain = _PLAIN_KINDS[kind] = any(check(kind) for check in _PLAIN)
-    return plain
+    """Whether values of ``kind`` are held as Python would give them (asked per column, per request: cached,
+    by identity: the registry's types live as long as it does, and the entry keeps its type alive)."""
+    known = _PLAIN_KINDS.get(id(kind))
+    if known is None:
+        known = _PLAIN_KINDS[id(kind)] = (kind, any(check(kind) for check in _PLAIN))
+        if len(_PLAIN_KINDS) > 10_000:  # (types made per call, by hand: never let the cache grow without end)
+            _PLAIN_KINDS.clear()
+    return known[1]
 
 
-_PLAIN_KINDS: dict[pa.DataType, bool] = {}
+_PLAIN_KINDS: dict[int, tuple[pa.DataType, bool]] = {}
 _PRESENT, _NULL = FieldStatus.PRESENT, FieldStatus.NULL
 _EPOCH = dt.datetime(1970, 1, 1)
 # decode_rows' states: None for a row in force, whose values decide PRESENT or NULL

@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -125,33 +126,48 @@ def render_response(response: OnlineResponse, join_keys: Sequence[str], view_of:
     ``view_of`` maps a feature column to its view, whose columns share one row
     per entity: their states and event timestamps are worked out once per view.
     """
-    values = response.to_dict()
+    values = response.python_columns()
+    features = response.feature_columns
     results: list[dict[str, Any]] = []
     n = len(values[join_keys[0]]) if join_keys else 0
-    epochs = [_EPOCH] * n
     for key in join_keys:
-        results.append({"values": values[key], "statuses": ["PRESENT"] * n, "event_timestamps": epochs})
-    per_view: dict[str, tuple[list[str | None] | None, list[str]]] = {}
-    for name in response.feature_columns:
+        results.append({"values": values[key], "statuses": _all_present(n), "event_timestamps": _epochs(n)})
+    # a view's columns share their rows: states and event timestamps are written once per view, and the
+    # lists every column of a request repeats (all PRESENT, all the epoch) once per size (orjson fragments)
+    per_view: dict[str, tuple[list[str | None] | None, orjson.Fragment]] = {}
+    for name in features:
         column = values[name]
         view = view_of.get(name)
         shared = per_view.get(view) if view is not None else None
         if shared is None:
-            shared = _row_statuses(response.row_states(name)), _stamps(response.event_micros(name), len(column))
+            events = response.event_micros(name)
+            stamps = _epochs(len(column)) if events is None else orjson.Fragment(orjson.dumps(_stamps(events)))
+            shared = _row_statuses(response.row_states(name)), stamps
             if view is not None:
                 per_view[view] = shared
         in_force, stamps = shared
+        statuses: Any
         if in_force is None:  # every row in force: the value decides
-            statuses = ["PRESENT"] * len(column) if None not in column else [_by_value(v) for v in column]
+            statuses = _all_present(len(column)) if None not in column else [_by_value(v) for v in column]
         else:
             statuses = [s or _by_value(v) for s, v in zip(in_force, column, strict=True)]
         results.append({"values": column, "statuses": statuses, "event_timestamps": stamps})
-    names = [*join_keys, *response.feature_columns]
+    names = [*join_keys, *features]
     return orjson.dumps(
         {"metadata": {"feature_names": names}, "results": results},
         default=_json_default,
         option=orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z | orjson.OPT_SERIALIZE_NUMPY,
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _all_present(n: int) -> orjson.Fragment:
+    return orjson.Fragment(orjson.dumps(["PRESENT"] * n))
+
+
+@functools.lru_cache(maxsize=1024)
+def _epochs(n: int) -> orjson.Fragment:
+    return orjson.Fragment(orjson.dumps([_EPOCH] * n))
 
 
 def _by_value(value: Any) -> str:
@@ -165,9 +181,7 @@ def _row_statuses(states: list[int] | None) -> list[str | None] | None:
     return [_NOT_IN_FORCE.get(state) for state in states]
 
 
-def _stamps(events: list[int | None] | None, n: int) -> list[str]:
-    if events is None:
-        return [_EPOCH] * n
+def _stamps(events: list[int | None]) -> list[str]:
     out: list[str | None] = list(map(_STAMPS.get, events))  # type: ignore[arg-type]  # (one C-level pass)
     if None in out:
         if len(_STAMPS) > 200_000:

@@ -18,15 +18,17 @@ import asyncio
 import dataclasses
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .._dbt.project import Project
 from .._errors import FeatureLayerError
 from .._online.aio import AsyncReader, open_async_reader
 from .._online.codec import view_schema_tag
-from .._online.read import complete_online, decode_read, plan_read
+from .._online.online_transforms import complete_online
+from .._online.read import ReadProgram, compile_read, decode_read, plan_read
 from .._online.response import OnlineResponse
 from .._registry.registry import Registry
 from .._registry.resolve import ResolvedRequest, resolve_request
@@ -43,17 +45,16 @@ log = logging.getLogger("featurelayer.serve")
 @dataclass(frozen=True)
 class _Resolved:
     request: ResolvedRequest
+    program: ReadProgram
     join_keys: tuple[str, ...]
-    view_of: dict[str, str]  # feature column -> the view whose rows it is read from
 
 
-@dataclass(frozen=True)
-class ServedRead:
+class ServedRead(NamedTuple):
     """One request's answer: the response, the join keys it echoes, and each feature column's view."""
 
     response: OnlineResponse
     join_keys: tuple[str, ...]
-    view_of: dict[str, str]
+    view_of: Mapping[str, str]
 
     def newest_events(self) -> dict[str, int]:
         """Per view read, the newest event timestamp (µs) among the rows served, for the freshness metric."""
@@ -62,7 +63,12 @@ class ServedRead:
             if view in out:
                 continue
             events = self.response.event_micros(column)
-            newest = max(filter(None, events), default=None) if events else None
+            if not events:
+                continue
+            try:
+                newest = max(events)  # type: ignore[type-var]  # (every row in force: no None, one C-level pass)
+            except TypeError:
+                newest = max(filter(None, events), default=None)
             if newest is not None:
                 out[view] = newest
         return out
@@ -102,7 +108,7 @@ class Serving:
         if cached is None:
             request = resolve_request(registry, features, full_feature_names=full_feature_names)
             join_keys = tuple(dict.fromkeys(k for ref in request.refs for k in ref.view.join_keys))
-            cached = _Resolved(request, join_keys, {ref.output_name: ref.view.stored_name for ref in request.refs})
+            cached = _Resolved(request, compile_read(registry.project_name, request.refs), join_keys)
             if len(self._resolved) > 512:
                 self._resolved.clear()
             self._resolved[key] = cached
@@ -111,12 +117,13 @@ class Serving:
     async def read(self, request: FeaturesRequest) -> ServedRead:
         """The features of one request, valid now; transforms applied. Raises ``FeatureLayerError``."""
         resolved = self.resolve(request.features, request.full_feature_names)
-        plan = plan_read(self.project_name, resolved.request.refs, request.entities, request.request_data)
+        program = resolved.program
+        plan = plan_read(program, request.entities, request.request_data)
         raw = await self.reader.read(plan.keys)
         now = micros(utc_now()) if self._as_of is None else self._as_of
-        response = complete_online(resolved.request, decode_read(plan, raw, now, self.reader.retention_us))
+        response = complete_online(resolved.request, decode_read(program, plan, raw, now, self.reader.retention_us))
         join_keys = tuple(k for k in request.entities if k in resolved.join_keys)
-        return ServedRead(response, join_keys, resolved.view_of)
+        return ServedRead(response, join_keys, program.view_of)
 
     # --- reloads ---------------------------------------------------------------------------
 
