@@ -217,11 +217,11 @@ def test_a_token_is_required_when_set(today: Path, tmp_path: Path) -> None:
 
 def test_metrics_count_requests_and_show_freshness(served: tuple[ServerProcess, str]) -> None:
     server, _ = served
-    before = _metric(server, 'featurelayer_requests_total{endpoint="get-online-features",status="400"}')
+    before = _metric(server, 'featurelayer_request_seconds_count{endpoint="get-online-features",status="400"}')
     server.post({"features": ["nope:nope"], "entities": {"user_id": [1]}})
     server.post({"features": ["nope:nope"], "entities": {"user_id": [1]}})
     assert server.post({"features": FEATURES, "entities": {"user_id": [1, 2, 3]}}).status_code == 200
-    after = _metric(server, 'featurelayer_requests_total{endpoint="get-online-features",status="400"}')
+    after = _metric(server, 'featurelayer_request_seconds_count{endpoint="get-online-features",status="400"}')
     assert after == before + 2
     assert _metric(server, 'featurelayer_request_seconds_count{endpoint="get-online-features",status="200"}') >= 1
     for view in ("user_activity", "user_profile"):

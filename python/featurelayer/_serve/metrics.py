@@ -1,6 +1,7 @@
 """Prometheus metrics of a feature server, with prometheus_client.
 
-Per endpoint and status: request counts and a latency histogram. Online-store
+Per endpoint and status: a latency histogram, whose ``_count`` is the request
+count (``featurelayer_request_seconds_count``). Online-store
 errors. Per feature view: the seconds since its last completed sync (read from
 the store's sync state when scraped, so every worker reports the same) and
 the newest event timestamp this server has served from it.
@@ -35,10 +36,7 @@ class Metrics:
         disable_created_metrics()  # type: ignore[no-untyped-call]  # (the *_created series double the scrape and say when a worker started)
         # (in multiprocess mode the values go to files, whatever registry holds them)
         self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter(
-            "featurelayer_requests", "HTTP requests by endpoint and status.", ["endpoint", "status"],
-            registry=self.registry,
-        )  # fmt: skip
+        # (its _count series is the request count by endpoint and status: no second metric to keep in step)
         self.latency = Histogram(
             "featurelayer_request_seconds", "Request latency in seconds, by endpoint and status.",
             ["endpoint", "status"], buckets=_BUCKETS, registry=self.registry,
@@ -57,19 +55,14 @@ class Metrics:
             "1 while a changed manifest does not load and the previous registry is served.",
             multiprocess_mode="max", registry=self.registry,
         )  # fmt: skip
-        self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
+        self._children: dict[tuple[str, int], Any] = {}
         self._newest: dict[str, int] = {}
 
     def observe(self, endpoint: str, status: int, seconds: float) -> None:
-        children = self._children.get((endpoint, status))
-        if children is None:
-            labels = (endpoint, str(status))
-            children = self._children[endpoint, status] = (
-                self.requests.labels(*labels),
-                self.latency.labels(*labels),
-            )
-        children[0].inc()
-        children[1].observe(seconds)
+        child = self._children.get((endpoint, status))
+        if child is None:
+            child = self._children[endpoint, status] = self.latency.labels(endpoint, str(status))
+        child.observe(seconds)
 
     def served(self, view: str, newest_event_us: int) -> None:
         """Notes the newest event (µs) among the values just served from ``view``."""
