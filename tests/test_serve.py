@@ -362,3 +362,110 @@ def test_under_load_a_full_sync_changes_nothing_and_a_redis_restart_gives_503s_t
     after = [answer for at, status, answer in seen if at > recovered + 0.5]
     assert after and all(answer == expected for answer in after)
     assert server.process.returncode in (0, -signal.SIGTERM)
+
+
+# --- Feast's documented requests, unchanged ------------------------------------------------------
+
+FEAST_DRIVER = Path(__file__).parent / "feast_driver_project"
+# docs/reference/feature-servers/python-feature-server.md in feast-dev/feast, byte for byte (the service
+# body names a service where the page has the placeholder <feature-service-name>)
+FEAST_FEATURES_BODY = """{
+    "features": [
+      "driver_hourly_stats:conv_rate",
+      "driver_hourly_stats:acc_rate",
+      "driver_hourly_stats:avg_daily_trips"
+    ],
+    "entities": {
+      "driver_id": [1001, 1002, 1003]
+    }
+  }"""
+FEAST_SERVICE_BODY = """{
+    "feature_service": "driver_activity",
+    "entities": {
+      "driver_id": [1001, 1002, 1003]
+    }
+  }"""
+
+
+@pytest.fixture(scope="module")
+def driver_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Feast's quickstart repository as a dbt project that installs the macros as a package; built."""
+    from featurelayer import find_project
+    from featurelayer._dbt.runner import run_dbt
+
+    root = tmp_path_factory.mktemp("driver") / "project"
+    shutil.copytree(FEAST_DRIVER, root)
+    project = find_project(root)
+    run_dbt(project, ["deps"])
+    run_dbt(project, ["build"])
+    return root
+
+
+def _latest_driver_rows() -> dict[int, dict[str, Any]]:
+    """The reference: each driver's newest row of the seed file, read with csv, floats as float32."""
+    import csv
+
+    import numpy as np
+
+    latest: dict[int, dict[str, Any]] = {}
+    with (FEAST_DRIVER / "seeds" / "driver_stats.csv").open() as rows:
+        for row in csv.DictReader(rows):
+            driver = int(row["driver_id"])
+            if driver not in latest or row["event_timestamp"] > latest[driver]["event_timestamp"]:
+                latest[driver] = row
+    return {
+        driver: {
+            "conv_rate": float(np.float32(row["conv_rate"])),
+            "acc_rate": float(np.float32(row["acc_rate"])),
+            "avg_daily_trips": int(row["avg_daily_trips"]),
+            "stamp": row["event_timestamp"].replace(" ", "T") + "Z",
+        }
+        for driver, row in latest.items()
+    }
+
+
+def test_feasts_documented_request_bodies_work_unchanged(driver_project: Path, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'online.sqlite'}"
+    with FeatureStore(driver_project, online_url=url) as store:
+        store.sync(full=True)
+    server = ServerProcess(driver_project, url, tmp_path / "log").wait_ready()
+    expected = _latest_driver_rows()
+    drivers = [1001, 1002, 1003]
+    try:
+        for body in (FEAST_FEATURES_BODY, FEAST_SERVICE_BODY):
+            # as `curl -d` sends it: form-encoded, which Feast's own server refuses (422) and this one reads
+            answer = httpx.post(
+                f"{server.url}/get-online-features",
+                content=body.encode(),
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
+            assert answer.status_code == 200, answer.text
+            data = answer.json()
+            names = ["driver_id", "conv_rate", "acc_rate", "avg_daily_trips"]
+            assert data["metadata"]["feature_names"] == names
+            columns = dict(zip(names, data["results"], strict=True))
+            assert columns["driver_id"]["values"] == drivers
+            for feature in names[1:]:
+                assert columns[feature]["values"] == [expected[d][feature] for d in drivers]
+                assert columns[feature]["statuses"] == ["PRESENT"] * 3
+                assert columns[feature]["event_timestamps"] == [expected[d]["stamp"] for d in drivers]
+    finally:
+        server.stop()
+
+
+def test_two_workers_serve_and_a_scrape_counts_both(today: Path, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'online.sqlite'}"
+    with FeatureStore(today, online_url=url) as store:
+        store.sync(full=True)
+        expected = store.get_online_features(["user_profile:plan"], {"user_id": [1, 2]}).to_dict()["plan"]
+    server = ServerProcess(today, url, tmp_path / "log", "--workers", "2").wait_ready()
+    try:
+        for _ in range(60):  # a new connection each: the workers share the socket, each takes some
+            answer = httpx.post(f"{server.url}/get-online-features", json=GOOD | {"entities": {"user_id": [1, 2]}})
+            assert answer.status_code == 200 and answer.json()["results"][1]["values"] == expected
+        counted = _metric(server, 'featurelayer_request_seconds_count{endpoint="get-online-features",status="200"}')
+        assert counted == 60  # whichever worker answers the scrape, it sums the files of both
+    finally:
+        assert server.stop() in (0, -signal.SIGTERM)
+    started = [line for line in server.log.read_text().splitlines() if "Started server process" in line]
+    assert len(started) == 2

@@ -6,9 +6,11 @@ import json
 
 import click
 
+from .._freshness import view_freshness
 from .._registry.registry import Registry
 from .._registry.ttl import format_ttl
 from .._registry.views import FeatureView
+from .._store import FeatureStore
 from .._transforms.definitions import SqlTransform
 from .common import friendly_errors, project_of
 
@@ -86,7 +88,8 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
 @friendly_errors
 def describe(ctx: click.Context, view_name: str) -> None:
     """Everything about one feature view or feature service."""
-    registry = Registry.from_project(project_of(ctx))
+    project = project_of(ctx)
+    registry = Registry.from_project(project)
     if view_name in registry.feature_services and view_name not in registry.feature_views:
         service = registry.feature_services[view_name]
         click.echo(f"Feature service {service.name}")
@@ -96,7 +99,10 @@ def describe(ctx: click.Context, view_name: str) -> None:
         click.echo("  features:     " + ", ".join(service.features))
         click.echo("  transforms:   " + (", ".join(service.transforms) or "-"))
         return
-    click.echo(_describe(registry.feature_view(view_name)))
+    view = registry.feature_view(view_name)
+    click.echo(_describe(view))
+    with FeatureStore(project.root, ctx.obj["profiles_dir"], project.target) as store:
+        click.echo("\n".join(view_freshness(store, view).lines(store.clock())))
 
 
 def _describe(view: FeatureView) -> str:

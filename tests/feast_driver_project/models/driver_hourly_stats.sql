@@ -1,0 +1,1 @@
+{{ feature_layer.valid_intervals(ref('driver_stats')) }}
