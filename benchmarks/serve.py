@@ -289,7 +289,8 @@ def sample_answers(contender: Contender, requests: list[list[int]]) -> Any:
 
 
 def cross_check(answers: dict[str, Any]) -> dict[str, Any]:
-    """Values present in both featurelayer's and each other's answers, compared one by one."""
+    """Each value featurelayer answers PRESENT, and its event timestamp where the other server gives them,
+    compared one by one with the other server's for the same requests (the four features, 100 rows)."""
     ours = answers.get("featurelayer serve")
     checks = {}
     for name, theirs in answers.items():
@@ -301,11 +302,15 @@ def cross_check(answers: dict[str, Any]) -> dict[str, Any]:
             for feature, result in zip(mine["metadata"]["feature_names"], mine["results"], strict=True):
                 if feature == "user_id" or feature not in columns:
                     continue
+                theirs_column = columns[feature]
                 for i, value in enumerate(result["values"]):
                     if result["statuses"][i] != "PRESENT":
                         continue
                     compared += 1
-                    agree += columns[feature]["values"][i] == value
+                    same = theirs_column["values"][i] == value
+                    if "event_timestamps" in theirs_column:  # (the floor writes none)
+                        same = same and theirs_column["event_timestamps"][i] == result["event_timestamps"][i]
+                    agree += same
         checks[name] = {"compared": compared, "agree": agree}
     return checks
 

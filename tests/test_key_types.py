@@ -42,6 +42,8 @@ def test_online_keys_of_mixed_types_find_the_same_rows_and_come_back_as_given(bu
         for bad, shown in (
             (True, "'True' \\(bool\\)"),
             ("SKU-012", "'SKU-012'"),
+            ("²", "'²'"),  # (a digit to str.isdigit, not to int())
+            ("+-5", "'\\+-5'"),
             (5.5, "'5.5'"),
             (2.0**60, "'1.152921504606847e\\+18'"),
             (2**70, "'1180591620717411303424'"),

@@ -80,12 +80,14 @@ def _stamp(value: dt.datetime | None) -> str:
     return (text.removesuffix(".000000") if "." in text else text) + "Z"
 
 
-def _expected(store: FeatureStore, features: Any, entities: dict[str, list[Any]], **kwargs: Any) -> dict[str, Any]:
+def _expected(
+    store: FeatureStore, features: Any, entities: dict[str, list[Any]], join_keys: Any = ("user_id",), **kwargs: Any
+) -> dict[str, Any]:
     """What the server must answer, from get_online_features in this process."""
     response = store.get_online_features(features, entities, **kwargs)
     values = response.to_dict()
     stamps = response.event_timestamps
-    keys = [k for k in entities if k in ("user_id",)]
+    keys = [k for k in entities if k in join_keys]
     results = [{"values": entities[k], "statuses": ["PRESENT"] * len(entities[k])} for k in keys]
     for name, statuses in response.statuses.items():
         results.append({"values": values[name], "statuses": [FEAST[s] for s in statuses], "stamps": stamps[name]})
@@ -217,7 +219,7 @@ def test_a_token_is_required_when_set(today: Path, tmp_path: Path) -> None:
 
 def test_metrics_count_requests_and_show_freshness(served: tuple[ServerProcess, str]) -> None:
     server, _ = served
-    before = _metric(server, 'featurelayer_request_seconds_count{endpoint="get-online-features",status="400"}')
+    before = _metric(server, 'featurelayer_request_seconds_count{endpoint="get-online-features",status="400"}', 0)
     server.post({"features": ["nope:nope"], "entities": {"user_id": [1]}})
     server.post({"features": ["nope:nope"], "entities": {"user_id": [1]}})
     assert server.post({"features": FEATURES, "entities": {"user_id": [1, 2, 3]}}).status_code == 200
@@ -231,10 +233,15 @@ def test_metrics_count_requests_and_show_freshness(served: tuple[ServerProcess, 
         assert dt.datetime.now(dt.UTC).timestamp() - 90 * 86_400 < newest <= dt.datetime.now(dt.UTC).timestamp()
 
 
-def _metric(server: ServerProcess, line: str) -> float:
+def _metric(server: ServerProcess, line: str, absent: float | None = None) -> float:
+    """A series' value; a missing series fails the test unless ``absent`` gives its value (a counter not yet
+    incremented)."""
     text = httpx.get(f"{server.url}/metrics").text
     found = [row for row in text.splitlines() if row.startswith(line + " ")]
-    return float(found[0].rsplit(" ", 1)[1]) if found else 0.0
+    if not found:
+        assert absent is not None, f"no series {line} in:\n{text}"
+        return absent
+    return float(found[0].rsplit(" ", 1)[1])
 
 
 def test_an_empty_request_answers_empty_columns(served: tuple[ServerProcess, str]) -> None:
@@ -458,14 +465,53 @@ def test_two_workers_serve_and_a_scrape_counts_both(today: Path, tmp_path: Path)
     with FeatureStore(today, online_url=url) as store:
         store.sync(full=True)
         expected = store.get_online_features(["user_profile:plan"], {"user_id": [1, 2]}).to_dict()["plan"]
-    server = ServerProcess(today, url, tmp_path / "log", "--workers", "2").wait_ready()
+    files = tmp_path / "metrics"
+    files.mkdir()
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(files)}
+    server = ServerProcess(today, url, tmp_path / "log", "--workers", "2", env=env).wait_ready()
     try:
         for _ in range(60):  # a new connection each: the workers share the socket, each takes some
             answer = httpx.post(f"{server.url}/get-online-features", json=GOOD | {"entities": {"user_id": [1, 2]}})
             assert answer.status_code == 200 and answer.json()["results"][1]["values"] == expected
+        # both workers answered some (each writes its own file), and a scrape, whichever answers it, sums them
+        assert len({f.stem.rsplit("_", 1)[1] for f in files.glob("histogram_*.db")}) == 2
         counted = _metric(server, 'featurelayer_request_seconds_count{endpoint="get-online-features",status="200"}')
-        assert counted == 60  # whichever worker answers the scrape, it sums the files of both
+        assert counted == 60
     finally:
         assert server.stop() in (0, -signal.SIGTERM)
     started = [line for line in server.log.read_text().splitlines() if "Started server process" in line]
     assert len(started) == 2
+
+
+def test_a_projection_has_its_own_rows_statuses_and_timestamps(today: Path, tmp_path: Path) -> None:
+    """A view read under another name and key (referrer: user_profile by referrer_id) is not its base view."""
+    from featurelayer import find_project
+    from featurelayer._dbt.runner import run_dbt
+
+    from .test_services import REFERRAL_SERVICE
+
+    project = tmp_path / "project"
+    shutil.copytree(today, project)
+    services = project / "models" / "features" / "services.yml"
+    services.write_text(services.read_text() + REFERRAL_SERVICE)
+    run_dbt(find_project(project), ["parse"])
+    url = f"sqlite:///{tmp_path / 'online.sqlite'}"
+    with FeatureStore(project, online_url=url) as store:
+        store.sync(full=True)
+    server = ServerProcess(project, url, tmp_path / "log").wait_ready()
+    entities = {"user_id": [1, 2, 3, 4], "referrer_id": [4, 3, 99_999, 1]}
+    body = {"feature_service": "referral_service", "entities": entities, "full_feature_names": True}
+    try:
+        answer = server.post(body)
+        assert answer.status_code == 200, answer.text
+        with FeatureStore(project, online_url=url) as store:
+            want = _expected(
+                store, "referral_service", entities, join_keys=("user_id", "referrer_id"), full_feature_names=True
+            )
+        _check(answer.json(), want)
+        columns = dict(zip(answer.json()["metadata"]["feature_names"], answer.json()["results"], strict=True))
+        assert columns["referrer__plan"]["statuses"][2] == "NOT_FOUND"  # referrer 99,999 does not exist
+        assert columns["user_profile__plan"]["statuses"][2] == "PRESENT"  # user 3 does
+        assert columns["referrer__plan"]["event_timestamps"] != columns["user_profile__plan"]["event_timestamps"]
+    finally:
+        server.stop()

@@ -79,6 +79,7 @@ class FeatureStore:
     def refresh(self) -> None:
         """Forgets the registry and the warehouse connection, e.g. after `dbt build`."""
         self._registry = None
+        self._resolved.clear()  # (they belong to the registry just forgotten)
         self.close()
 
     def close(self) -> None:

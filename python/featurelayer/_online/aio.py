@@ -78,6 +78,10 @@ class _SqliteReader:
         self.store.close()
 
 
+#: read connections kept open between reads, per worker: as many as requests overlapped, up to this
+_MAX_IDLE = 64
+
+
 class _RedisReader:
     """Redis through redis-py's asyncio client, MGET packed by hiredis on kept connections.
 
@@ -138,7 +142,10 @@ class _RedisReader:
             await self._drop_idle()  # the server closed them, or restarted: likely all went the same way
             connection = await self.client.connection_pool.get_connection()
             values = await self._round_trip(connection, command)
-        self._idle.append(connection)
+        if len(self._idle) < _MAX_IDLE:
+            self._idle.append(connection)
+        else:  # a burst's extra connections are not kept open for good
+            await self._drop(connection)
         return values
 
     async def _round_trip(self, connection: Any, command: bytes) -> list[bytes | None]:

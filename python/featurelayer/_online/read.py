@@ -54,7 +54,11 @@ class ReadProgram:
     views: tuple[_ViewRead, ...]
     outputs: tuple[str, ...]  # the feature columns, in request order
     types: Mapping[str, pa.DataType]
-    view_of: Mapping[str, str]  # output column -> the view its rows are read from
+    #: output column -> the view it is read through (columns of one view share its rows: states, events;
+    #: a projection is a view of its own here, reading another's table with its own keys)
+    view_of: Mapping[str, str]
+    #: output column -> the table whose rows it reads (a projection's is its base view's)
+    source_of: Mapping[str, str]
 
 
 def compile_read(project: str, refs: Sequence[FeatureRef]) -> ReadProgram:
@@ -84,7 +88,8 @@ def compile_read(project: str, refs: Sequence[FeatureRef]) -> ReadProgram:
         ),
         outputs=tuple(ref.output_name for ref in refs),
         types={ref.output_name: ref.feature.arrow_type for ref in refs},
-        view_of={ref.output_name: ref.view.stored_name for ref in refs},
+        view_of={ref.output_name: ref.view.name for ref in refs},
+        source_of={ref.output_name: ref.view.stored_name for ref in refs},
     )
 
 

@@ -9,6 +9,7 @@ refused rather than read as some other entity.
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -117,13 +118,16 @@ def _fits(number: int, kind: pa.DataType) -> bool:
 _BOUNDS: dict[pa.DataType, tuple[int, int]] = {}  # an integer type's [low, high): asked on every request
 
 
+_DIGITS = re.compile(r"[+-]?[0-9]+")  # (str.isdigit also takes '²', which int() refuses)
+
+
 def _as_int(value: Any, kind: pa.DataType, name: str, view: str) -> int | None:
     if value is None:
         return value
     number = None
     if type(value) is int:
         number = value
-    elif isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+    elif isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
         number = int(value.strip())
     elif isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:  # (beyond, floats skip integers)
         number = int(value)

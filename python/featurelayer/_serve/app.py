@@ -59,13 +59,13 @@ async def get_online_features(request: Request, server: FeatureServer) -> Answer
 async def health(request: Request, server: FeatureServer) -> Answer:
     serving = server.live
     try:
-        await asyncio.wait_for(serving.reader.ping(), timeout=server.config.store_timeout)
-    except (OnlineStoreError, TimeoutError) as exc:
-        reason = str(exc) or f"the online store did not answer within {server.config.store_timeout} s"
-        return _json(503, {"status": "unavailable", "reason": reason})
+        await serving.reader.ping()  # (bounded by --store-timeout for Redis; SQLite is a local file)
+    except OnlineStoreError as exc:
+        return _json(503, {"status": "unavailable", "reason": str(exc)})
     body = {
         "status": "ok",
         "online_store": serving.reader.description,
+        "never_synced": await serving.unsynced_views(),
         "feature_views": len(serving.registry.feature_views),
         "registry_loaded_at": serving.loaded_at,
         "reload_error": serving.reload_error,
@@ -75,11 +75,15 @@ async def health(request: Request, server: FeatureServer) -> Answer:
 
 
 async def metrics(request: Request, server: FeatureServer) -> Answer:
+    """The metrics; the views' sync ages are left out while the online store cannot be read, not the rest."""
     serving = server.live
-    states = {}
-    for name, view in serving.registry.feature_views.items():
-        states[name] = await serving.reader.get_meta(serving.project_name, view.stored_name)
-    server.metrics.reload_failed.set(1 if serving.reload_error else 0)
+    states: dict[str, dict[str, str]] = {}
+    try:
+        for name, view in serving.registry.feature_views.items():
+            states[name] = await serving.reader.get_meta(serving.project_name, view.stored_name)
+    except OnlineStoreError as exc:
+        log.warning("metrics without the views' sync ages: %s", exc)
+        states = {}
     return Answer(200, server.metrics.exposition(states), CONTENT_TYPE.encode())
 
 
@@ -110,6 +114,9 @@ class FeatureServer:
             path: Route(path, method, self._bind(handler), name, auth) for path, method, handler, name, auth in ROUTES
         }
         self._watcher: asyncio.Task[None] | None = None
+        self._reloads: set[asyncio.Task[None]] = (
+            set()
+        )  # SIGHUP reloads under way (kept: a task nobody holds may vanish)
 
     def _bind(self, handler: Handler) -> Callable[[Request], Awaitable[Answer]]:
         async def bound(request: Request) -> Answer:
@@ -167,13 +174,12 @@ class FeatureServer:
                 except FeatureLayerError as exc:
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
-                self._watcher = asyncio.create_task(_watch(self.live, self.config.watch_seconds))
+                self._watcher = asyncio.create_task(self._watch())
+                await self._warn_if_unsynced()
                 if self.tune_gc:
                     _tune_gc()
                 with contextlib.suppress(ValueError, NotImplementedError, RuntimeError):  # (not the main thread)
-                    loop.add_signal_handler(
-                        signal.SIGHUP, lambda: asyncio.ensure_future(_guarded(self.live.reload("SIGHUP")))
-                    )
+                    loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self._watcher is not None:
@@ -184,6 +190,42 @@ class FeatureServer:
                     await self.serving.reader.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def _warn_if_unsynced(self) -> None:
+        with contextlib.suppress(FeatureLayerError):  # (a store down at start: /health says so)
+            unsynced = await self.live.unsynced_views()
+            if unsynced:
+                log.warning(
+                    "no sync has written %s to %s: every read of them answers NOT_FOUND until `featurelayer sync` "
+                    "runs (or check --online-url)",
+                    ", ".join(unsynced),
+                    self.live.reader.description,
+                )
+
+    def _on_sighup(self) -> None:
+        task = asyncio.get_running_loop().create_task(self._checked(self.live.reload("SIGHUP")))
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
+
+    async def _watch(self) -> None:
+        """Reloads the registry when the manifest changes (a new dbt build), and swaps held views in once synced."""
+        every = self.config.watch_seconds
+        if every <= 0:
+            return
+        while True:
+            await asyncio.sleep(every)
+            await self._checked(self.live.check())
+
+    async def _checked(self, check: Awaitable[Any]) -> None:
+        """Runs a reload or a check; a failure is logged, never raised (the store may be down: next time).
+        Either way, this worker's reload-failed gauge says how the registry stands."""
+        try:
+            await check
+        except FeatureLayerError as exc:
+            log.warning("registry check failed: %s", exc)
+        except Exception:  # (the watcher must outlive a bug in one check)
+            log.exception("registry check failed")
+        self.metrics.reload_failed.set(1 if self.live.reload_error else 0)
 
 
 def _tune_gc() -> None:
@@ -202,25 +244,6 @@ def _tune_gc() -> None:
 def _authorized(request: Request, token: bytes) -> bool:
     scheme, _, given = (request.header(b"authorization") or "").partition(" ")
     return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token)
-
-
-async def _watch(serving: Serving, every: float) -> None:
-    """Reloads the registry when the manifest changes (a new dbt build), and swaps held views in once synced."""
-    if every <= 0:
-        return
-    while True:
-        await asyncio.sleep(every)
-        await _guarded(serving.check())
-
-
-async def _guarded(check: Awaitable[Any]) -> None:
-    """Runs a reload or a check; its failure is logged, never raised (the store may be down: next time)."""
-    try:
-        await check
-    except FeatureLayerError as exc:
-        log.warning("registry check failed: %s", exc)
-    except Exception:  # (the watcher must outlive a bug in one check)
-        log.exception("registry check failed")
 
 
 def create_app(config: ServeConfig | None = None) -> FeatureServer:

@@ -184,8 +184,6 @@ def _row_statuses(states: list[int] | None) -> list[str | None] | None:
 def _stamps(events: list[int | None]) -> list[str]:
     out: list[str | None] = list(map(_STAMPS.get, events))  # type: ignore[arg-type]  # (one C-level pass)
     if None in out:
-        if len(_STAMPS) > 200_000:
-            _STAMPS.clear()
         for i, event in enumerate(events):
             if out[i] is None:
                 out[i] = _EPOCH if event is None else _stamp(event)
@@ -193,8 +191,31 @@ def _stamps(events: list[int | None]) -> list[str]:
 
 
 def _stamp(event: int) -> str:
-    text = _STAMPS[event] = (_EPOCH_TIME + dt.timedelta(microseconds=event)).isoformat() + "Z"
+    """RFC 3339 text of an instant in µs, as protobuf's JSON writes it (fractions only when there are some).
+
+    Instants that many rows share (a daily batch's midnight) are kept, up to a
+    bound; past it the text is worked out each time, never the whole cache
+    dropped at once: a view with an instant per entity would otherwise empty it
+    again and again, and every request after would pay for the misses together.
+    """
+    day, rest = divmod(event, _DAY_US)
+    prefix = _DAYS.get(day)
+    if prefix is None:
+        prefix = (_EPOCH_TIME + dt.timedelta(days=day)).date().isoformat() + "T"  # (strftime drops year zeros)
+        if len(_DAYS) < 100_000:
+            _DAYS[day] = prefix
+    seconds, micros = divmod(rest, 1_000_000)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    fraction = f".{micros:06d}" if micros else ""
+    text = f"{prefix}{hours:02d}:{minutes:02d}:{seconds:02d}{fraction}Z"
+    if len(_STAMPS) < 100_000:
+        _STAMPS[event] = text
     return text
+
+
+_DAY_US = 86_400_000_000
+_DAYS: dict[int, str] = {}  # day number -> "YYYY-MM-DDT" (a day's worth of instants shares it)
 
 
 def _json_default(value: Any) -> Any:

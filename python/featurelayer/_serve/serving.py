@@ -50,18 +50,21 @@ class _Resolved:
 
 
 class ServedRead(NamedTuple):
-    """One request's answer: the response, the join keys it echoes, and each feature column's view."""
+    """One request's answer: the response, the join keys it echoes, each feature column's view and table."""
 
     response: OnlineResponse
     join_keys: tuple[str, ...]
     view_of: Mapping[str, str]
+    source_of: Mapping[str, str]
 
     def newest_events(self) -> dict[str, int]:
-        """Per view read, the newest event timestamp (µs) among the rows served, for the freshness metric."""
+        """Per table read, the newest event timestamp (µs) among the rows served, for the freshness metric."""
         out: dict[str, int] = {}
+        seen: set[str] = set()
         for column, view in self.view_of.items():
-            if view in out:
+            if view in seen:
                 continue
+            seen.add(view)
             events = self.response.event_micros(column)
             if not events:
                 continue
@@ -69,15 +72,23 @@ class ServedRead(NamedTuple):
                 newest = max(events)  # type: ignore[type-var]  # (every row in force: no None, one C-level pass)
             except TypeError:
                 newest = max(filter(None, events), default=None)
-            if newest is not None:
-                out[view] = newest
+            table = self.source_of[column]
+            if newest is not None and newest > out.get(table, newest - 1):
+                out[table] = newest
         return out
 
 
 class Serving:
     """What a worker serves from. ``Serving.open(config)`` loads it, or raises a one-line error."""
 
-    def __init__(self, project: Project, registry: Registry, reader: AsyncReader, config: ServeConfig) -> None:
+    def __init__(
+        self,
+        project: Project,
+        registry: Registry,
+        reader: AsyncReader,
+        config: ServeConfig,
+        stamp: tuple[int, int] | None = None,
+    ) -> None:
         self.project = project
         self.registry = registry
         self.reader = reader
@@ -85,16 +96,18 @@ class Serving:
         self.reload_error: str | None = None
         self.loaded_at = time.time()
         self.held: dict[str, str] = {}  # views served by their old definition: name -> the new schema tag
-        self._resolved: dict[tuple[Any, ...], _Resolved] = {}
-        self._stamp = _manifest_stamp(registry.manifest_path)
+        self._resolved: dict[tuple[Any, ...], _Resolved] = {}  # for self.registry: emptied when it is swapped
+        self._stamp = stamp  # the manifest's (mtime, size) when the registry was read from it
+        self._reloading = asyncio.Lock()  # (a SIGHUP and the watcher: one reload at a time, the newer last)
         self._as_of = None if config.as_of is None else micros(utc_naive(config.as_of))
 
     @classmethod
     def open(cls, config: ServeConfig) -> Serving:
         store = FeatureStore(config.project_dir, config.profiles_dir, config.target, online_url=config.online_url)
+        stamp = _manifest_stamp(store.project.manifest_path)  # (before reading: a change meanwhile is seen next)
         registry = Registry.from_project(store.project, check_fresh=False)
         reader = open_async_reader(store.online_url, store.online_default_path, timeout=config.store_timeout)
-        return cls(store.project, registry, reader, config)
+        return cls(store.project, registry, reader, config, stamp)
 
     @property
     def project_name(self) -> str:
@@ -103,7 +116,7 @@ class Serving:
     def resolve(self, features: str | tuple[str, ...], full_feature_names: bool) -> _Resolved:
         """The resolved request, its join keys and its columns' views, cached per registry (resolution is pure)."""
         registry = self.registry
-        key = (features, full_feature_names, id(registry))
+        key = (features, full_feature_names)
         cached = self._resolved.get(key)
         if cached is None:
             request = resolve_request(registry, features, full_feature_names=full_feature_names)
@@ -123,7 +136,16 @@ class Serving:
         now = micros(utc_now()) if self._as_of is None else self._as_of
         response = complete_online(resolved.request, decode_read(program, plan, raw, now, self.reader.retention_us))
         join_keys = tuple(k for k in request.entities if k in resolved.join_keys)
-        return ServedRead(response, join_keys, program.view_of)
+        return ServedRead(response, join_keys, program.view_of, program.source_of)
+
+    async def unsynced_views(self) -> list[str]:
+        """The views no sync has written to this online store: all of them, for a mistyped URL or path."""
+        names = []
+        for name, view in self.registry.feature_views.items():
+            meta = await self.reader.get_meta(self.project_name, view.stored_name)
+            if int(meta.get("synced_at", "0") or 0) <= 0:
+                names.append(name)
+        return names
 
     # --- reloads ---------------------------------------------------------------------------
 
@@ -132,6 +154,10 @@ class Serving:
 
     async def reload(self, why: str) -> bool:
         """Loads the manifest again and swaps the registry in; keeps the old one if it does not load."""
+        async with self._reloading:
+            return await self._reload(why)
+
+    async def _reload(self, why: str) -> bool:
         stamp = _manifest_stamp(self.registry.manifest_path)
         try:  # in a thread: parsing takes tens of ms, and a manifest being written is read again until whole
             new = await asyncio.to_thread(Registry.from_project, self.project, check_fresh=False)
@@ -153,6 +179,7 @@ class Serving:
                 views[name] = old
                 held[name] = tag
         self.registry = dataclasses.replace(new, feature_views=views) if held else new
+        self._resolved = {}  # (resolutions of the previous registry: never looked up again)
         self._stamp = stamp
         self.held = held
         self.reload_error = None
@@ -171,7 +198,7 @@ class Serving:
             await self.reload("manifest.json changed")
         elif self.held:
             for name, tag in self.held.items():
-                meta = await self.reader.get_meta(self.project_name, name)
+                meta = await self.reader.get_meta(self.project_name, self.registry.feature_views[name].stored_name)
                 if meta.get("schema_tag") == tag:
                     await self.reload(f"'{name}' synced with its new definition")
                     return
