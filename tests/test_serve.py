@@ -74,10 +74,13 @@ def served(
 
 
 def _stamp(value: dt.datetime | None) -> str:
+    """protobuf's JSON of a Timestamp: 0, 3 or 6 fractional digits."""
     if value is None:
         return EPOCH
     text = value.isoformat()
-    return (text.removesuffix(".000000") if "." in text else text) + "Z"
+    if "." in text and text.endswith("000"):
+        text = text[:-3]
+    return text + "Z"
 
 
 def _expected(

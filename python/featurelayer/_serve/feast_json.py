@@ -191,7 +191,7 @@ def _stamps(events: list[int | None]) -> list[str]:
 
 
 def _stamp(event: int) -> str:
-    """RFC 3339 text of an instant in µs, as protobuf's JSON writes it (fractions only when there are some).
+    """RFC 3339 text of an instant in µs, as protobuf's JSON writes it (0, 3 or 6 fractional digits).
 
     Instants that many rows share (a daily batch's midnight) are kept, up to a
     bound; past it the text is worked out each time, never the whole cache
@@ -207,7 +207,8 @@ def _stamp(event: int) -> str:
     seconds, micros = divmod(rest, 1_000_000)
     hours, seconds = divmod(seconds, 3600)
     minutes, seconds = divmod(seconds, 60)
-    fraction = f".{micros:06d}" if micros else ""
+    # protobuf's JSON of a Timestamp, as Feast writes it: 0, 3 or 6 fractional digits
+    fraction = "" if not micros else f".{micros // 1000:03d}" if micros % 1000 == 0 else f".{micros:06d}"
     text = f"{prefix}{hours:02d}:{minutes:02d}:{seconds:02d}{fraction}Z"
     if len(_STAMPS) < 100_000:
         _STAMPS[event] = text
