@@ -59,7 +59,9 @@ end
 """
 
 # The write rule (docs/online-store.md), many rows per call. KEYS: the rows' keys.
-# ARGV[1]: the snapshot the sync read; ARGV[2]: its now (µs); then for each key the row as
+# ARGV[1]: the snapshot the sync read, or -(pushed at, µs) for a push; ARGV[2]: its now (µs);
+# ARGV[3]: the view's landing window (µs: how long a pushed row may take to reach the
+# warehouse); then for each key the row as
 # stored (codec: a MessagePack array whose valid_to, event, snapshot and seen are int64s at
 # fixed byte positions, seen = now), then for each key its expiry in ms ('' = never).
 # A row is stored when (snapshot, event) >= the stored row's: a newer snapshot always wins
@@ -70,20 +72,27 @@ end
 # exactly as Lua numbers (doubles) up to 2^53 µs, the year 2255; `seen` is moved as its 8
 # bytes. A value in no layout featurelayer knows (hand-written, or from an older version)
 # is replaced. A script runs atomically: each key is old or new, whatever happens to the
-# client. Returns {rows stored, keys that held no row (nothing, a tombstone, a foreign value)}.
+# client. A push (negative snapshot) is stored when its event is at least the stored row's,
+# pushed or synced; a synced row replaces a pushed one when its event is at least the push's
+# (the warehouse caught up) or its snapshot is at least the push's time plus the landing
+# window (the warehouse should hold the push by then: it was retracted or lost).
+# Returns {rows stored, keys that held no row (nothing, a tombstone, a foreign value)}.
 _WRITE_LUA = string.Template(
     _ROW_LUA
     + """
-local v, now, n = tonumber(ARGV[1]), tonumber(ARGV[2]), #KEYS
+local v, now, landing, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), #KEYS
 local stored, created = 0, 0
 for i = 1, n do
-  local value, px = ARGV[i + 2], ARGV[n + i + 2]
+  local value, px = ARGV[i + 3], ARGV[n + i + 3]
   local cur = redis.call('GET', KEYS[i])
   local write, new = true, true
   if cur and ours(cur) then
     local cv, ce, cs = field(cur, $snapshot), field(cur, $event), field(cur, $seen)
     new = tomb(cur)
-    if v < cv or (v == cv and field(value, $event) < ce) then
+    if v < 0 or cv < 0 then
+      local e = field(value, $event)
+      write = e >= ce or (v >= 0 and v >= -cv + landing)
+    elseif v < cv or (v == cv and field(value, $event) < ce) then
       write = false
       if v == cv and cs < now then
         redis.call('SET', KEYS[i], with_seen(cur, value), 'KEEPTTL')
@@ -107,10 +116,12 @@ return {stored, created}
 ).substitute(_LAYOUT)
 
 # A full sync's removal pass. KEYS: keys of a view; ARGV: the full sync's snapshot, its now
-# (µs), the retention (µs), the tombstone to store, its lifetime (ms), '1' for a dry run.
-# Each row whose (snapshot, seen) is older than the full sync's was in no snapshot as new as
-# its own, at its instant: it becomes a tombstone (read as not found; an older snapshot
-# cannot overwrite it). Rows written or seen by this sync or a newer one stay. A value in
+# (µs), the retention (µs), the tombstone to store, its lifetime (ms), '1' for a dry run, the
+# view's landing window (µs). Each row whose (snapshot, seen) is older than the full sync's
+# was in no snapshot as new as its own, at its instant: it becomes a tombstone (read as not
+# found; an older snapshot cannot overwrite it). Rows written or seen by this sync or a newer
+# one stay, and so does a pushed row the snapshot may not hold yet (pushed less than the
+# landing window before it). A value in
 # another layout (an older featurelayer's, unreachable for readers of this one, whose keys
 # differ) is deleted. Returns {removed (in force or expired within the retention), aged
 # (retention passed, or foreign), live (rows left)}.
@@ -118,7 +129,7 @@ _REMOVE_LUA = string.Template(
     _ROW_LUA
     + """
 local v, now, retention = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local grave, grave_px, dry = ARGV[4], ARGV[5], ARGV[6] == '1'
+local grave, grave_px, dry, landing = ARGV[4], ARGV[5], ARGV[6] == '1', tonumber(ARGV[7])
 local removed, aged, live = 0, 0, 0
 for i = 1, #KEYS do
   local cur = redis.call('GET', KEYS[i])
@@ -128,7 +139,9 @@ for i = 1, #KEYS do
       if not dry then redis.call('DEL', KEYS[i]) end
     elseif not tomb(cur) then
       local cv, cs = field(cur, $snapshot), field(cur, $seen)
-      if cv < v or (cv == v and cs < now) then
+      local unseen
+      if cv < 0 then unseen = v >= -cv + landing else unseen = cv < v or (cv == v and cs < now) end
+      if unseen then
         local cx = field(cur, $valid_to)
         if cx ~= -1 and cx + retention <= now then aged = aged + 1 else removed = removed + 1 end
         if not dry then redis.call('SET', KEYS[i], grave, 'PX', grave_px) end
@@ -291,7 +304,7 @@ class RedisOnlineStore:
             counts += pipe.execute()
         return [sum(int(c) for c in column) for column in zip(*counts, strict=True)]
 
-    def write(self, batch: WriteBatch, snapshot: int, now_us: int) -> Written:
+    def write(self, batch: WriteBatch, snapshot: int, now_us: int, *, landing_us: int = 0) -> Written:
         """Writes a batch by the write rule, in one pipeline per server.
 
         A row with a valid_to expires in Redis ``retention`` after it (and no
@@ -308,7 +321,8 @@ class RedisOnlineStore:
         retention_ms, floor_ms = self.retention_ms, self.tombstone_ms
         expiries = ["" if x == -1 else max(floor_ms, (x - now_us) // 1000 + retention_ms) for x in batch.valid_tos]
         with self._errors("writing"):
-            stored, created = self._run_script(self._write_script, batch.keys, [snapshot, now_us], values, expiries)
+            shared = [snapshot, now_us, landing_us]
+            stored, created = self._run_script(self._write_script, batch.keys, shared, values, expiries)
         return Written(stored, created)
 
     def read(self, keys: Sequence[str]) -> list[bytes | None]:
@@ -393,10 +407,12 @@ class RedisOnlineStore:
         if batch:
             yield batch
 
-    def remove_unseen(self, project: str, view: str, snapshot: int, now_us: int, *, dry_run: bool = False) -> Removal:
+    def remove_unseen(
+        self, project: str, view: str, snapshot: int, now_us: int, *, dry_run: bool = False, landing_us: int = 0
+    ) -> Removal:
         """A full sync's removal pass over the view's keys (see ``_REMOVE_LUA``), one SCAN."""
         grave = tombstone(snapshot, now_us)
-        shared = [snapshot, now_us, self.retention_us, grave, self.tombstone_ms, "1" if dry_run else "0"]
+        shared = [snapshot, now_us, self.retention_us, grave, self.tombstone_ms, "1" if dry_run else "0", landing_us]
         with self._errors("removing rows no longer valid"):
             pattern = f"fl:{_glob(project)}:{{*}}:{_glob(view)}:*"
             scans = [self._run_script(self._remove_script, keys, shared) for keys in self._scan(pattern)]

@@ -74,7 +74,7 @@ class SqliteOnlineStore:
                 found[key] = (header[0], header[1], header[2], header[3])
         return found
 
-    def write(self, batch: WriteBatch, snapshot: int, now_us: int) -> Written:
+    def write(self, batch: WriteBatch, snapshot: int, now_us: int, *, landing_us: int = 0) -> Written:
         if not len(batch):
             return Written()
         # every row packed at once, seen = now, as Redis gets them; a row that keeps a later seen of
@@ -90,11 +90,14 @@ class SqliteOnlineStore:
                 current = stored.get(key)
                 if current is not None:
                     _, stored_event, stored_snapshot, stored_seen = current
-                    if snapshot < stored_snapshot or (snapshot == stored_snapshot and event < stored_event):
+                    if snapshot < 0 or stored_snapshot < 0:  # a push, or a pushed row: see _WRITE_LUA
+                        if not _push_wins(snapshot, event, stored_snapshot, stored_event, landing_us):
+                            continue
+                    elif snapshot < stored_snapshot or (snapshot == stored_snapshot and event < stored_event):
                         if snapshot == stored_snapshot and stored_seen < now_us:
                             seen_raised.append(key)
                         continue
-                    if snapshot == stored_snapshot and stored_seen > now_us:
+                    if 0 <= snapshot == stored_snapshot and stored_seen > now_us:
                         seen, value = stored_seen, _with_seen(value, stored_seen)
                 if current is None or _is_tombstone(current):
                     created += 1
@@ -139,7 +142,9 @@ class SqliteOnlineStore:
             (view, len(prefix), prefix),
         )
 
-    def remove_unseen(self, project: str, view: str, snapshot: int, now_us: int, *, dry_run: bool = False) -> Removal:
+    def remove_unseen(
+        self, project: str, view: str, snapshot: int, now_us: int, *, dry_run: bool = False, landing_us: int = 0
+    ) -> Removal:
         connection = self._connect()
         connection.execute("begin immediate")
         try:
@@ -155,7 +160,11 @@ class SqliteOnlineStore:
                 header = (int(valid_to), int(event), int(stored_snapshot), int(seen))
                 if _is_tombstone(header):
                     continue
-                if header[2] < snapshot or (header[2] == snapshot and header[3] < now_us):
+                if header[2] < 0:  # a pushed row: kept while the snapshot may not hold it yet
+                    unseen = snapshot >= -header[2] + landing_us
+                else:
+                    unseen = header[2] < snapshot or (header[2] == snapshot and header[3] < now_us)
+                if unseen:
                     if header[0] != NO_VALUE and header[0] + self.retention_us <= now_us:
                         aged += 1
                     else:
@@ -220,3 +229,9 @@ def _with_seen(value: bytes, seen: int) -> bytes:
 
 def _is_tombstone(header: tuple[int, int, int, int]) -> bool:
     return header[0] == TOMBSTONE_VALID_TO and header[1] == TOMBSTONE_EVENT
+
+
+def _push_wins(snapshot: int, event: int, stored_snapshot: int, stored_event: int, landing_us: int) -> bool:
+    """Whether a row replaces the stored one when either is a push (negative snapshot): the write rule's
+    push part, as ``_WRITE_LUA`` applies it in Redis (docs/online-store.md, "Pushed rows")."""
+    return event >= stored_event or (snapshot >= 0 and snapshot >= -stored_snapshot + landing_us)
