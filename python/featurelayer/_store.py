@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._dbt.project import Project, find_project
+from ._errors import ValidationError
 from ._offline.retrieval import RetrievalJob
 from ._offline.warehouse import offline_store_for
-from ._online.base import OnlineStore
+from ._online.base import OnlineStore, Written
 from ._online.connect import open_online_store
 from ._online.online_transforms import complete_online
+from ._online.push import push_online
 from ._online.read import ReadProgram, compile_read, read_online
 from ._online.response import OnlineResponse
 from ._online.sync import SyncReport, sync_views
@@ -166,7 +168,43 @@ class FeatureStore:
             allow_removals=allow_removals,
             progress=progress,
             stop=stop,
+            landing_us=self._landing_windows(),
         )
+
+    def _landing_windows(self) -> dict[str, int]:
+        """Per feature view fed by push sources, the longest landing window among them (µs)."""
+        windows: dict[str, int] = {}
+        for source in self.registry.push_sources.values():
+            us = source.landing_window_seconds * 1_000_000
+            windows[source.feature_view] = max(us, windows.get(source.feature_view, 0))
+        return windows
+
+    def push(self, source: str, rows: Any, to: str = "online") -> Written:
+        """Writes rows of a push source's feature view online at once.
+
+        Args:
+            source: the push source's name (``featurelayer list --json``: ``push_sources``).
+            rows: a DataFrame, pyarrow Table, list of dicts or dict of lists with the view's join keys,
+                its timestamp (and created timestamp) and any of its features (a missing one is null).
+            to: ``"online"``. Landing pushed rows in the warehouse (``"offline"``,
+                ``"online_and_offline"``) is not built yet.
+
+        Returns:
+            What the write did: rows stored (a row older than the stored one is not), keys new online.
+
+        Raises:
+            ValidationError: an unknown source or column, a missing key or timestamp, a value of the wrong
+                type; nothing is written then.
+        """
+        if to != "online":
+            raise ValidationError(
+                f"push(..., to={to!r}): only to='online' is available; landing pushed rows in the warehouse "
+                "('offline', 'online_and_offline') is not built yet."
+            )
+        registry = self.registry
+        push_source = registry.push_source(source)
+        view = registry.feature_view(push_source.feature_view)
+        return push_online(registry.project_name, self.online_store, view, push_source, rows, self.clock())
 
     def get_online_features(
         self,

@@ -31,7 +31,7 @@ import collections
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -142,6 +142,7 @@ def sync_views(
     allow_removals: bool = False,
     progress: Callable[[str, int], None] | None = None,
     stop: threading.Event | None = None,
+    landing_us: Mapping[str, int] | None = None,
 ) -> SyncReport:
     """Syncs each view; see the module docstring for the guarantees.
 
@@ -159,6 +160,8 @@ def sync_views(
             share of their online rows (an emptied table included).
         progress: called with (view, rows so far) after each batch.
         stop: when set, the sync stops after the current batch (SIGTERM).
+        landing_us: per view fed by a push source, its landing window (µs): a pushed row younger than
+            that is not replaced by an older warehouse row nor removed (docs/online-store.md).
 
     Raises:
         RemovalGuardError: after every view was synced, if the guard kept any
@@ -194,7 +197,8 @@ def sync_views(
         query, params = sync_rows_query(view, now, retained_since, since)
         snapshot, batches = offline.read_snapshot(snapshot_query(view), query, params, batch_rows, _read_schema(view))
         view_report.snapshot = snapshot
-        newest = _write_rows(project, view, batches, snapshot, now_us, online, view_report, progress, stop)
+        landing = (landing_us or {}).get(view.name, 0)
+        newest = _write_rows(project, view, batches, snapshot, now_us, online, view_report, progress, stop, landing)
         if stop is not None and stop.is_set():
             report.interrupted = True
         if report.interrupted:
@@ -203,7 +207,7 @@ def sync_views(
             break
         if not incremental and meta:
             removal_started = time.perf_counter()
-            _remove(project, view, snapshot, now_us, online, meta, view_report, allow_removals)
+            _remove(project, view, snapshot, now_us, online, meta, view_report, allow_removals, landing)
             view_report.removal_seconds = time.perf_counter() - removal_started
         _advance_watermark(project, view, online, meta, snapshot, newest, now_us)
         view_report.seconds = time.perf_counter() - view_started
@@ -224,6 +228,7 @@ def _write_rows(
     report: ViewSyncReport,
     progress: Callable[[str, int], None] | None,
     stop: threading.Event | None,
+    landing_us: int = 0,
 ) -> int | None:
     """Writes every batch under ``snapshot``; returns the greatest created timestamp read (µs).
 
@@ -260,7 +265,8 @@ def _write_rows(
                 writes, batch_newest = _writes(project, view, batch)
                 while len(pending) >= in_flight:
                     settle()
-                pending.append((writer.submit(online.write, writes, snapshot, now_us), len(writes)))
+                write = writer.submit(online.write, writes, snapshot, now_us, landing_us=landing_us)
+                pending.append((write, len(writes)))
                 if batch_newest is not None and (newest is None or batch_newest > newest):
                     newest = batch_newest
                 if stop is not None and stop.is_set():
@@ -292,6 +298,7 @@ def _remove(
     meta: dict[str, str],
     report: ViewSyncReport,
     allow_removals: bool,
+    landing_us: int = 0,
 ) -> None:
     """A full sync's removal pass, behind the guard.
 
@@ -312,7 +319,7 @@ def _remove(
         online_rows = int(online.get_meta(project, view.name).get("rows", "0"))
         estimate = max(0, online_rows - report.rows)
         if estimate and (report.rows == 0 or estimate > share * online_rows):
-            exact = online.remove_unseen(project, view.name, snapshot, now_us, dry_run=True)
+            exact = online.remove_unseen(project, view.name, snapshot, now_us, dry_run=True, landing_us=landing_us)
             before = exact.removed + exact.live
             if exact.removed and (report.rows == 0 or exact.removed > share * before):
                 emptied = (
@@ -329,7 +336,7 @@ def _remove(
                     "`max_removal_share` in the view's meta."
                 )
                 return
-    removal = online.remove_unseen(project, view.name, snapshot, now_us)
+    removal = online.remove_unseen(project, view.name, snapshot, now_us, landing_us=landing_us)
     report.removed, report.aged = removal.removed, removal.aged
     report.removal_keys = removal.removed + removal.aged + removal.live
     # the exact count as the pass found it (rows made by syncs running meanwhile may be off by a few)

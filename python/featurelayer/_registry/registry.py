@@ -22,6 +22,7 @@ from .._errors import DefinitionError, ValidationError, shown, suggest
 from .._transforms.definitions import Transform, load_python_transforms, parse_sql_transform
 from .._types import sqlglot_dialect
 from .manifest import feature_views, parse_entities, read_manifest
+from .push_sources import PushSource, parse_push_sources
 from .resolve import resolve_request
 from .services import FeatureService, RequestSource, parse_request_sources, parse_services
 from .views import Entity, FeatureView
@@ -44,6 +45,7 @@ class Registry:
     feature_services: Mapping[str, FeatureService] = field(default_factory=dict)
     request_sources: Mapping[str, RequestSource] = field(default_factory=dict)
     transforms: Mapping[str, Transform] = field(default_factory=dict)
+    push_sources: Mapping[str, PushSource] = field(default_factory=dict)
 
     @classmethod
     def from_project(cls, project: Project, *, check_fresh: bool = True) -> Registry:
@@ -81,6 +83,7 @@ class Registry:
             feature_services=dict(sorted(parse_services(manifest).items())),
             request_sources=parse_request_sources(config.get("request_sources")),
             transforms=transforms,
+            push_sources=parse_push_sources(manifest, set(views)),
         )
         for service in registry.feature_services.values():  # fail at load, not at request time
             try:  # (name collisions are the caller's to settle, with full_feature_names)
@@ -110,6 +113,17 @@ class Registry:
                 f"No feature service {shown(name)}.{suggest(name, names)} "
                 f"Feature services: {', '.join(names) or '(none: no exposure has config.meta.feature_layer)'}. "
                 "Or pass a list of 'view:feature' references."
+            ) from None
+
+    def push_source(self, name: str) -> PushSource:
+        """The push source called ``name``; the error suggests close names."""
+        try:
+            return self.push_sources[name]
+        except KeyError:
+            names = list(self.push_sources)
+            raise ValidationError(
+                f"No push source {shown(name)}.{suggest(name, names)} "
+                f"Push sources: {', '.join(names) or '(none: no dbt source has meta: feature_layer: push_source)'}."
             ) from None
 
     def transform(self, name: str) -> Transform:

@@ -7,6 +7,7 @@ import json
 import click
 
 from .._freshness import view_freshness
+from .._registry.push_sources import push_fields
 from .._registry.registry import Registry
 from .._registry.ttl import format_ttl
 from .._registry.views import FeatureView
@@ -54,6 +55,16 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
             "request_sources": [
                 {"name": r.name, "fields": {k: str(v) for k, v in r.fields.items()}}
                 for r in registry.request_sources.values()
+            ],
+            "push_sources": [
+                {
+                    "name": p.name,
+                    "feature_view": p.feature_view,
+                    "table": p.table,
+                    "landing_window_seconds": p.landing_window_seconds,
+                    "fields": {k: str(v) for k, v in push_fields(registry.feature_views[p.feature_view]).items()},
+                }
+                for p in registry.push_sources.values()
             ],
         }
         click.echo(json.dumps(document, indent=2))
