@@ -48,7 +48,7 @@ def pushed(example: Path, tmp_path: Path) -> Path:
     """A copy of the built example with a push source (the manifest re-parsed)."""
     root = tmp_path / "project"
     shutil.copytree(example, root)
-    (root / "models" / "features" / "push_sources.yml").write_text(PUSH_SOURCE)
+    (root / "models" / "features" / "push_sources.yml").write_text(PUSH_SOURCE)  # (landing window 2s)
     run_dbt(find_project(root), ["parse"])
     return root
 

@@ -389,6 +389,18 @@ FEAST_FEATURES_BODY = """{
       "driver_id": [1001, 1002, 1003]
     }
   }"""
+# the same page's push, byte for byte
+FEAST_PUSH_BODY = """{
+    "push_source_name": "driver_hourly_stats_push_source",
+    "df": {
+            "driver_id": [1001],
+            "event_timestamp": ["2022-05-13 10:59:42"],
+            "created": ["2022-05-13 10:59:42"],
+            "conv_rate": [1.0],
+            "acc_rate": [1.0],
+            "avg_daily_trips": [1000]
+    }
+  }"""
 FEAST_SERVICE_BODY = """{
     "feature_service": "driver_activity",
     "entities": {
@@ -459,6 +471,17 @@ def test_feasts_documented_request_bodies_work_unchanged(driver_project: Path, t
                 assert columns[feature]["values"] == [expected[d][feature] for d in drivers]
                 assert columns[feature]["statuses"] == ["PRESENT"] * 3
                 assert columns[feature]["event_timestamps"] == [expected[d]["stamp"] for d in drivers]
+        # Feast's documented push: written online at once, read back by the next request
+        pushed = httpx.post(f"{server.url}/push", content=FEAST_PUSH_BODY.encode())
+        assert pushed.status_code == 200 and pushed.json() == {"stored": 1, "new_keys": 0}, pushed.text
+        after = httpx.post(f"{server.url}/get-online-features", content=FEAST_FEATURES_BODY.encode()).json()
+        assert [r["values"][0] for r in after["results"]] == [1001, 1.0, 1.0, 1000]
+        assert after["results"][1]["event_timestamps"][0] == "2022-05-13T10:59:42Z"
+        assert [r["values"][1:] for r in after["results"][1:]] == [
+            [expected[d][f] for d in drivers[1:]] for f in ("conv_rate", "acc_rate", "avg_daily_trips")
+        ]
+        refused = httpx.post(f"{server.url}/push", content=FEAST_PUSH_BODY.replace("conv_rate", "conv_rat").encode())
+        assert refused.status_code == 400 and "Did you mean 'conv_rate'" in refused.json()["message"]
     finally:
         server.stop()
 

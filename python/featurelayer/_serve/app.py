@@ -26,7 +26,7 @@ import orjson
 from .._errors import DefinitionError, FeatureLayerError, OnlineStoreError, ValidationError
 from .asgi import Answer, BodyTooLarge, Receive, Request, Route, Scope, Send, respond
 from .config import ServeConfig
-from .feast_json import RequestTooLarge, parse_features_request, render_response
+from .feast_json import RequestTooLarge, parse_features_request, parse_push_request, render_response
 from .metrics import CONTENT_TYPE, Metrics
 from .serving import Serving
 
@@ -54,6 +54,13 @@ async def get_online_features(request: Request, server: FeatureServer) -> Answer
     for view, newest in read.newest_events().items():
         server.metrics.served(view, newest)
     return Answer(200, render_response(read.response, read.join_keys, read.view_of))
+
+
+async def push(request: Request, server: FeatureServer) -> Answer:
+    """Feast's ``POST /push``: rows of a push source, written online at once (docs/serving.md)."""
+    body = await request.body(server.config.max_body_bytes)
+    written = await server.live.push(parse_push_request(body, server.config.max_entities))
+    return _json(200, {"stored": written.stored, "new_keys": written.created})
 
 
 async def health(request: Request, server: FeatureServer) -> Answer:
@@ -93,6 +100,7 @@ Handler = Callable[[Request, "FeatureServer"], Awaitable[Answer]]
 ROUTES: list[tuple[str, str, Handler, str, bool]] = [
     # (path, method, handler, name in the metrics, needs the token)
     ("/get-online-features", "POST", get_online_features, "get-online-features", True),
+    ("/push", "POST", push, "push", True),
     ("/health", "GET", health, "health", False),
     ("/metrics", "GET", metrics, "metrics", True),
 ]
@@ -187,7 +195,7 @@ class FeatureServer:
                 with contextlib.suppress(ValueError, NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(signal.SIGHUP)
                 if self.serving is not None:
-                    await self.serving.reader.close()
+                    await self.serving.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

@@ -38,7 +38,14 @@ from .._online.codec import EXPIRED, FOUND, NOT_FOUND
 if TYPE_CHECKING:
     from .._online.response import OnlineResponse
 
-__all__ = ["FeaturesRequest", "RequestTooLarge", "parse_features_request", "render_response"]
+__all__ = [
+    "FeaturesRequest",
+    "PushRequest",
+    "RequestTooLarge",
+    "parse_features_request",
+    "parse_push_request",
+    "render_response",
+]
 
 
 class RequestTooLarge(ValidationError):
@@ -111,6 +118,41 @@ def _columns(value: Any, name: str, *, required: bool) -> dict[str, list[Any]]:
         if set(map(type, column)) & {dict, list}:
             raise ValidationError(f'"{name}"[{shown(key)}] holds an object or a list; give plain values.')
     return value
+
+
+@dataclass(frozen=True)
+class PushRequest:
+    """A parsed ``/push`` body, as Feast's server takes it: ``{"push_source_name", "df", "to"}``."""
+
+    source: str
+    rows: dict[str, list[Any]]
+    to: str
+
+
+def parse_push_request(body: bytes, max_rows: int) -> PushRequest:
+    """The push in ``body``; every way it can be wrong is a ``ValidationError`` that says how.
+
+    >>> parse_push_request(b'{"push_source_name": "s", "df": {"id": [1], "t": ["2026-01-01"]}}', 10).to
+    'online'
+    """
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ValidationError(f"The request body is not JSON: {exc}.") from None
+    if not isinstance(data, dict) or not isinstance(data.get("push_source_name"), str):
+        raise ValidationError('A push is {"push_source_name": "<name>", "df": {"<column>": [values], ...}}.')
+    rows = _columns(data.get("df"), "df", required=True)
+    lengths = {len(v) for v in rows.values()}
+    if len(lengths) > 1:
+        raise ValidationError(
+            f'Every "df" column needs the same number of values; got { {k: len(v) for k, v in rows.items()} }.'
+        )
+    if lengths and lengths.pop() > max_rows:
+        raise RequestTooLarge(f"The push has more than {max_rows} rows, the most this server takes (--max-entities).")
+    to = data.get("to", "online")
+    if not isinstance(to, str):
+        raise ValidationError(f'"to" must be "online", "offline" or "online_and_offline"; got {shown(to)}.')
+    return PushRequest(data["push_source_name"], rows, to)
 
 
 _EPOCH = "1970-01-01T00:00:00Z"

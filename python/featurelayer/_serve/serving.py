@@ -24,10 +24,13 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from .._dbt.project import Project
-from .._errors import FeatureLayerError
+from .._errors import FeatureLayerError, ValidationError
 from .._online.aio import AsyncReader, open_async_reader
+from .._online.base import OnlineStore, Written
 from .._online.codec import view_schema_tag
+from .._online.connect import open_online_store
 from .._online.online_transforms import complete_online
+from .._online.push import push_online
 from .._online.read import ReadProgram, compile_read, decode_read, plan_read
 from .._online.response import OnlineResponse
 from .._registry.registry import Registry
@@ -35,7 +38,7 @@ from .._registry.resolve import ResolvedRequest, resolve_request
 from .._store import FeatureStore
 from .._time import micros, utc_naive, utc_now
 from .config import ServeConfig
-from .feast_json import FeaturesRequest
+from .feast_json import FeaturesRequest, PushRequest
 
 __all__ = ["ServedRead", "Serving"]
 
@@ -98,6 +101,9 @@ class Serving:
         self.held: dict[str, str] = {}  # views served by their old definition: name -> the new schema tag
         self._resolved: dict[tuple[Any, ...], _Resolved] = {}  # for self.registry: emptied when it is swapped
         self._stamp = stamp  # the manifest's (mtime, size) when the registry was read from it
+        self._writer: OnlineStore | None = None  # the blocking store, for pushes (opened on the first)
+        self.online_url: str | None = None
+        self.online_default_path = project.root / "warehouse" / "online.sqlite"
         self._reloading = asyncio.Lock()  # (a SIGHUP and the watcher: one reload at a time, the newer last)
         self._as_of = None if config.as_of is None else micros(utc_naive(config.as_of))
 
@@ -107,7 +113,9 @@ class Serving:
         stamp = _manifest_stamp(store.project.manifest_path)  # (before reading: a change meanwhile is seen next)
         registry = Registry.from_project(store.project, check_fresh=False)
         reader = open_async_reader(store.online_url, store.online_default_path, timeout=config.store_timeout)
-        return cls(store.project, registry, reader, config, stamp)
+        serving = cls(store.project, registry, reader, config, stamp)
+        serving.online_url, serving.online_default_path = store.online_url, store.online_default_path
+        return serving
 
     @property
     def project_name(self) -> str:
@@ -137,6 +145,26 @@ class Serving:
         response = complete_online(resolved.request, decode_read(program, plan, raw, now, self.reader.retention_us))
         join_keys = tuple(k for k in request.entities if k in resolved.join_keys)
         return ServedRead(response, join_keys, program.view_of, program.source_of)
+
+    async def push(self, request: PushRequest) -> Written:
+        """Writes pushed rows online at once (in a thread: the write script's round trip blocks)."""
+        if request.to != "online":
+            raise ValidationError(
+                f'"to": {request.to!r}: only "online" is available; landing pushed rows in the warehouse is not '
+                "built yet."
+            )
+        registry = self.registry
+        source = registry.push_source(request.source)
+        view = registry.feature_view(source.feature_view)
+        writer = self._writer
+        if writer is None:
+            writer = self._writer = open_online_store(self.online_url, self.online_default_path)
+        return await asyncio.to_thread(push_online, self.project_name, writer, view, source, request.rows, utc_now())
+
+    async def close(self) -> None:
+        await self.reader.close()
+        if self._writer is not None:
+            self._writer.close()
 
     async def unsynced_views(self) -> list[str]:
         """The views no sync has written to this online store: all of them, for a mistyped URL or path."""

@@ -85,6 +85,12 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
                 f"  {service.name:<20} {len(service.features)} feature reference(s), "
                 f"transforms: {', '.join(service.transforms) or '-'}"
             )
+    if registry.push_sources:
+        click.echo("\nPush sources:")
+        for source in registry.push_sources.values():
+            click.echo(
+                f"  {source.name:<24} -> {source.feature_view}  landing window: {format_ttl(source.landing_window_seconds)}"
+            )
     if registry.transforms:
         click.echo("\nTransforms:")
         for name, transform in registry.transforms.items():
@@ -112,6 +118,10 @@ def describe(ctx: click.Context, view_name: str) -> None:
         return
     view = registry.feature_view(view_name)
     click.echo(_describe(view))
+    for source in registry.push_sources.values():
+        if source.feature_view == view.name:
+            window = format_ttl(source.landing_window_seconds)
+            click.echo(f"  push source:        {source.name} (dbt source {source.table}, landing window {window})")
     with FeatureStore(project.root, ctx.obj["profiles_dir"], project.target) as store:
         click.echo("\n".join(view_freshness(store, view).lines(store.clock())))
 
