@@ -88,9 +88,8 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
     if registry.push_sources:
         click.echo("\nPush sources:")
         for source in registry.push_sources.values():
-            click.echo(
-                f"  {source.name:<24} -> {source.feature_view}  landing window: {format_ttl(source.landing_window_seconds)}"
-            )
+            window = format_ttl(source.landing_window_seconds)
+            click.echo(f"  {source.name:<24} -> {source.feature_view}  landing window: {window}")
     if registry.transforms:
         click.echo("\nTransforms:")
         for name, transform in registry.transforms.items():
