@@ -96,9 +96,49 @@ def transform_cost(store: object, batches: list[list[dict[str, int]]], warmup: i
     return latency(lambda response: apply_online_transforms(request, response), responses, warmup)
 
 
+def push(workload: Workload, url: str, requests: int) -> dict[str, object]:
+    """Pushes of 1, 10 and 100 rows to the profile view: each until a read sees it (p50/p99), and rows/s."""
+    import datetime as dt
+    import itertools
+
+    from featurelayer import FeatureStore
+
+    results: dict[str, object] = {}
+    tick = itertools.count(1)
+
+    def stamped(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+        # every push newer than the one before (after the workload's end), so every one is stored
+        at = workload.now + dt.timedelta(microseconds=next(tick))
+        for row in rows:
+            row["event_timestamp"] = at
+        return rows
+
+    with FeatureStore(PROJECT, online_url=url, clock=lambda: workload.now) as store:
+        store.online_store.ping()
+        for size in SIZES:
+            batches = online_requests(workload, size, requests)
+            pushes = [
+                [{"user_id": r["user_id"], "plan": f"p{i}", "credit_score": 1.0} for r in rows]
+                for i, rows in enumerate(batches)
+            ]
+
+            def push_and_read(rows: list[dict[str, object]]) -> None:
+                store.push("profile_updates", stamped(rows))
+                seen = store.get_online_features(["profile:plan"], [{"user_id": rows[-1]["user_id"]}]).to_dict()
+                assert seen["plan"] == [rows[-1]["plan"]], (seen, rows[-1])
+
+            visible = latency(push_and_read, pushes, min(200, requests // 5))
+            start = time.perf_counter()
+            for rows in pushes:
+                store.push("profile_updates", stamped(rows))
+            rows_per_s = sum(len(r) for r in pushes) / (time.perf_counter() - start)
+            results[str(size)] = {"visible": visible, "rows_per_s": rows_per_s}
+    return {"push": results}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["build", "historical", "sync", "online"])
+    parser.add_argument("what", choices=["build", "historical", "sync", "online", "push"])
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--workload", required=True, help="users,days,entity_rows")
     parser.add_argument("--redis-url")
@@ -114,6 +154,8 @@ def main() -> None:
         emit(historical(args.data, args.out))
     elif args.what == "sync":
         emit(sync(workload, args.redis_url))
+    elif args.what == "push":
+        emit(push(workload, args.redis_url, args.requests))
     else:
         emit(online(workload, args.redis_url, args.requests))
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import sys
 import time
 import warnings
@@ -31,7 +32,7 @@ from workload import FEATURES, SIZES, START, Workload, online_requests  # noqa: 
 warnings.filterwarnings("ignore")
 
 
-def feature_store(data: Path, offline: str, redis_url: str | None) -> tuple[Any, Any]:
+def feature_store(data: Path, offline: str, redis_url: str | None, registry: str = "registry.db") -> tuple[Any, Any]:
     """A Feast store over the workload's files, with its definitions applied; and the service."""
     from feast import Entity, FeatureService, FeatureStore, FeatureView, Field, FileSource, RepoConfig
     from feast.on_demand_feature_view import on_demand_feature_view
@@ -48,7 +49,7 @@ def feature_store(data: Path, offline: str, redis_url: str | None) -> tuple[Any,
     config = RepoConfig(
         project="bench",
         provider="local",
-        registry=RegistryConfig(path=str(repo / "registry.db"), cache_ttl_seconds=0),
+        registry=RegistryConfig(path=str(repo / registry), cache_ttl_seconds=0),
         offline_store={"type": offline},
         online_store=online,
         entity_key_serialization_version=3,
@@ -131,9 +132,60 @@ def online(data: Path, workload: Workload, url: str, requests: int) -> dict[str,
     return {"latency": results}
 
 
+def push(data: Path, workload: Workload, url: str, requests: int) -> dict[str, object]:
+    """Feast's store.push(..., to=ONLINE) of 1 and 100 rows to a push source of the profile view: each until
+    get_online_features sees it (p50/p99), and rows/s. The push view is applied in a registry of its own, so
+    the other measurements' registry stays as it is."""
+    from feast import FeatureView, Field, FileSource, PushSource
+    from feast.data_source import PushMode
+    from feast.types import Float64, String
+
+    store, _ = feature_store(data, "duckdb", url, registry="registry-push.db")
+    user = store.get_entity("user")
+    batch = FileSource(path=str(data / "profile_rows.parquet"), timestamp_field="event_timestamp")
+    pushed = FeatureView(
+        name="profile_pushed",
+        entities=[user],
+        ttl=dt.timedelta(0),
+        schema=[Field(name="plan", dtype=String), Field(name="credit_score", dtype=Float64)],
+        source=PushSource(name="profile_updates", batch_source=batch),
+    )
+    store.apply([pushed])
+    results: dict[str, object] = {}
+    tick = itertools.count(1)
+
+    def stamped(frame: pd.DataFrame) -> pd.DataFrame:
+        # every push newer than the one before (after the workload's end), so every one is stored
+        at = (workload.now + dt.timedelta(microseconds=next(tick))).replace(tzinfo=dt.UTC)
+        return frame.assign(event_timestamp=at)
+
+    for size in SIZES:
+        batches = online_requests(workload, size, requests)
+        frames = [
+            pd.DataFrame({"user_id": [r["user_id"] for r in rows], "plan": [f"p{i}"] * len(rows),
+                          "credit_score": [1.0] * len(rows)})
+            for i, rows in enumerate(batches)
+        ]  # fmt: skip
+
+        def push_and_read(frame: pd.DataFrame) -> None:
+            frame = stamped(frame)
+            store.push("profile_updates", frame, to=PushMode.ONLINE)
+            user_id = int(frame["user_id"].iloc[-1])
+            seen = store.get_online_features(["profile_pushed:plan"], [{"user_id": user_id}]).to_dict()
+            assert seen["plan"] == [frame["plan"].iloc[-1]], seen
+
+        visible = latency(push_and_read, frames, min(200, requests // 5))
+        start = time.perf_counter()
+        for frame in frames:
+            store.push("profile_updates", stamped(frame), to=PushMode.ONLINE)
+        rows_per_s = sum(len(f) for f in frames) / (time.perf_counter() - start)
+        results[str(size)] = {"visible": visible, "rows_per_s": rows_per_s}
+    return {"push": results}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["historical", "materialize", "online"])
+    parser.add_argument("what", choices=["historical", "materialize", "online", "push"])
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--workload", required=True, help="users,days,entity_rows")
     parser.add_argument("--offline", choices=["duckdb", "file"], default="duckdb")
@@ -147,6 +199,8 @@ def main() -> None:
         emit(historical(args.data, args.offline, args.out))
     elif args.what == "materialize":
         emit(materialize(args.data, workload, args.redis_url))
+    elif args.what == "push":
+        emit(push(args.data, workload, args.redis_url, args.requests))
     else:
         emit(online(args.data, workload, args.redis_url, args.requests))
 

@@ -283,6 +283,11 @@ class Harness:
                 f"{self.redis_url}/1",
                 *requests,
             )
+            # pushes last: they change the profile rows the reads above compared
+            self.ours("push", "featurelayer push, until visible online", "push", "--redis-url", f"{self.redis_url}/0",
+                      *requests)  # fmt: skip
+            self.peer("feast_push", f"Feast {FEAST_VERSION} push(to=ONLINE), until visible", "push", "--redis-url",
+                      f"{self.redis_url}/1", *requests)  # fmt: skip
         finally:
             server.terminate()
             server.wait()
@@ -545,6 +550,32 @@ def report(results: dict[str, Any]) -> str:
                     )
                 lines.append(
                     f"| {name} | {size} | {figures['p50']:.3f} | {figures['p95']:.3f} | {figures['p99']:.3f} | {ratio} |"
+                )
+        lines.append("")
+
+    pushes = [(key, runs[key]) for key in ("push", "feast_push") if key in runs]
+    if pushes:
+        lines += [
+            "Push, from the call until get_online_features sees it (ms), and push rows/s:",
+            "",
+            "| pusher | rows | p50 | p99 | rows/s | ratio (rows/s) |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        ours = runs.get("push")
+        for size in SIZES:
+            for key, run in pushes:
+                if run.error:
+                    if size == SIZES[0]:
+                        lines.append(f"| {run.name} | {run.error} | | | | |")
+                    continue
+                figures = run.result["push"][str(size)]
+                ratio = ""
+                if key != "push" and ours is not None and ours.error is None:
+                    ratio = f"ours/peer {ours.result['push'][str(size)]['rows_per_s'] / figures['rows_per_s']:.1f}x"
+                visible = figures["visible"]
+                lines.append(
+                    f"| {run.name} | {size} | {visible['p50']:.3f} | {visible['p99']:.3f} "
+                    f"| {figures['rows_per_s']:,.0f} | {ratio} |"
                 )
         lines.append("")
     return "\n".join(lines)

@@ -41,7 +41,7 @@ def test_every_measurement_ran(tiny_run: Run) -> None:
     results, _ = tiny_run
     expected = {
         "build", "ours", "range_join", "asof_intervals", "asof_raw", "feast_duckdb", "feast_file",
-        "sync", "resync", "materialize", "online", "redis_reads", "feast_online",
+        "sync", "resync", "materialize", "online", "redis_reads", "feast_online", "push", "feast_push",
     }  # fmt: skip
     assert set(results["runs"]) == expected
     errors = {key: run["error"] for key, run in results["runs"].items() if run["error"]}
@@ -54,6 +54,9 @@ def test_every_measurement_ran(tiny_run: Run) -> None:
         assert set(latency["service"]) == {"1", "10", "100"}
         assert all(0 < s["p50"] <= s["p95"] <= s["p99"] for s in latency["service"].values())
     assert set(results["runs"]["online"]["result"]["latency"]["transform"]) == {"1", "10", "100"}
+    for key in ("push", "feast_push"):  # (each push was read back before its time counted)
+        pushes = results["runs"][key]["result"]["push"]
+        assert set(pushes) == {"1", "10", "100"} and all(p["rows_per_s"] > 0 for p in pushes.values())
 
 
 def test_training_rows_agree_with_feast_duckdb_row_for_row(tiny_run: Run) -> None:
