@@ -133,7 +133,7 @@ def online(data: Path, workload: Workload, url: str, requests: int) -> dict[str,
 
 
 def push(data: Path, workload: Workload, url: str, requests: int) -> dict[str, object]:
-    """Feast's store.push(..., to=ONLINE) of 1 and 100 rows to a push source of the profile view: each until
+    """Feast's store.push(..., to=ONLINE) of 1, 10 and 100 rows to a push source of the profile view: each until
     get_online_features sees it (p50/p99), and rows/s. The push view is applied in a registry of its own, so
     the other measurements' registry stays as it is."""
     from feast import FeatureView, Field, FileSource, PushSource

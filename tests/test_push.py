@@ -87,8 +87,12 @@ def test_a_push_is_read_online_at_once_and_bad_rows_write_nothing(pushed: Path, 
             {"user_id": "8", "event_timestamp": at.isoformat(), "plan": "pro"},  # a key as text, an ISO string
             {"user_id": 7, "event_timestamp": at - dt.timedelta(seconds=1), "plan": "older"},  # same key, older
         ]
+        rows_before = int(store.online_store.get_meta(store.registry.project_name, "user_profile").get("rows", "0"))
         written = store.push("user_profile_updates", rows)
         assert written.stored == 2
+        # keys new online are counted for the removal guard, as a sync counts them
+        rows_after = int(store.online_store.get_meta(store.registry.project_name, "user_profile")["rows"])
+        assert rows_after == rows_before + written.created
         assert _plan(store, 7) == ("enterprise", FieldStatus.PRESENT, at)
         assert _plan(store, 8)[0] == "pro"
         country = store.get_online_features(["user_profile:country", "user_profile:marketing_opt_in"], [{"user_id": 8}])
@@ -104,6 +108,7 @@ def test_a_push_is_read_online_at_once_and_bad_rows_write_nothing(pushed: Path, 
             ({"user_id": 9, "event_timestamp": "yesterday", "plan": "pro"}, r"'event_timestamp' holds 'yesterday'"),
             ({"user_id": 9, "event_timestamp": at, "marketing_opt_in": "maybe"}, r"'marketing_opt_in' holds"),
             ({"user_id": "nine", "event_timestamp": at, "plan": "pro"}, r"'user_id' holds 'nine'"),
+            ({"user_id": 9, "event_timestamp": at + dt.timedelta(hours=1), "plan": "pro"}, r"more than 5 minutes after"),
         ]:
             with pytest.raises(ValidationError, match=message):  # in a batch with a good row: nothing written
                 store.push("user_profile_updates", [{"user_id": 10, "event_timestamp": at, "plan": "free"}, bad])

@@ -8,8 +8,9 @@ docs' sentences, not from the stores' code:
 
 - a push replaces a stored row when its event is >= the stored event (pushed
   or synced alike, a tombstone included);
-- a synced row replaces a pushed row when its event is >= the pushed event,
-  or when its snapshot is >= the push's time plus the landing window;
+- a synced row replaces a pushed row when its event is newer, or as new and
+  its build (snapshot) started at or after the push, or when its snapshot is
+  >= the push's time plus the landing window;
 - between synced rows, (snapshot, event) >= the stored row's wins, and a
   refused row of the same snapshot still counts as seen;
 - a removal pass turns unseen synced rows into tombstones, and pushed rows
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from featurelayer._online.base import WriteBatch
@@ -56,8 +57,10 @@ def reference_write(state: dict[str, Stored], snapshot: int, now: int, rows: dic
         cur_event = TOMBSTONE_EVENT if cur.tomb else cur.event
         if snapshot < 0:  # a push
             wins = event >= cur_event
-        elif cur.snapshot < 0 and not cur.tomb:  # a sync against a pushed row
-            wins = event >= cur_event or snapshot >= -cur.snapshot + LANDING
+        elif cur.snapshot < 0 and not cur.tomb:  # a sync against a pushed row: the build caught up, or is late
+            pushed_at = -cur.snapshot
+            caught_up = event > cur_event or (event == cur_event and snapshot >= pushed_at)
+            wins = caught_up or snapshot >= pushed_at + LANDING
         else:  # between synced rows (and tombstones, which removal passes of syncs leave)
             wins = (snapshot, event) >= (cur.snapshot, cur_event)
             if not wins and snapshot == cur.snapshot:
@@ -97,6 +100,12 @@ steps = st.lists(
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=steps)
+# the edges, always run: a sync of the pushed event from a build before the push (the push stays) and from
+# one after it (the sync wins); a build exactly a landing window after the push; a push of the stored event
+@example(steps=[(0, ("push", 0, {KEYS[0]: 5})), (0, ("full", 1, {KEYS[0]: 5})), (1, ("sync", 0, {KEYS[0]: 5}))])
+@example(steps=[(0, ("push", 0, {KEYS[0]: 5})), (LANDING, ("full", 0, {KEYS[0]: 3}))])
+@example(steps=[(0, ("push", 0, {KEYS[0]: 5})), (LANDING, ("full", 1, {KEYS[0]: 3}))])
+@example(steps=[(0, ("sync", 0, {KEYS[0]: 5})), (1, ("push", 0, {KEYS[0]: 5}))])
 def test_pushes_and_syncs_follow_the_rule(
     online_url: str, steps: list[tuple[int, tuple[str, int, dict[str, int]]]]
 ) -> None:

@@ -32,7 +32,11 @@ if TYPE_CHECKING:
 __all__ = ["push_online", "push_table"]
 
 
-def push_table(view: FeatureView, rows: Any, source: str) -> pa.Table:
+#: how far past the push's own instant an event may lie (clocks disagree a little, not by more)
+FUTURE_SKEW = dt.timedelta(minutes=5)
+
+
+def push_table(view: FeatureView, rows: Any, source: str, now: dt.datetime | None = None) -> pa.Table:
     """The pushed rows as a table in the view's declared types, the newest row of each key only.
 
     Raises:
@@ -61,7 +65,10 @@ def push_table(view: FeatureView, rows: Any, source: str) -> pa.Table:
         elif name in view.join_keys:  # cast as online reads cast them: '42' and 42 are the same key
             arrays[name] = pa.array(typed_keys(values, kind, name, view.name), kind)
         elif pa.types.is_timestamp(kind):
-            arrays[name] = pa.array([_instant(v, name, i, source) for i, v in enumerate(values)], kind)
+            instants = [_instant(v, name, i, source) for i, v in enumerate(values)]
+            if name == view.timestamp and now is not None:
+                _not_future(instants, now, name, source)
+            arrays[name] = pa.array(instants, kind)
         else:
             arrays[name] = _typed(values, kind, name, source)
     for name in required:
@@ -94,7 +101,17 @@ def _typed(values: Sequence[Any], kind: pa.DataType, name: str, source: str) -> 
                     f"Row {i} pushed to '{source}': column '{name}' holds {shown(value)} ({type(value).__name__}), "
                     f"which is not a {kind}."
                 ) from None
-        raise
+        raise ValidationError(f"Rows pushed to '{source}': column '{name}' does not fit {kind}.") from None
+
+
+def _not_future(instants: list[dt.datetime | None], now: dt.datetime, name: str, source: str) -> None:
+    late = [i for i, t in enumerate(instants) if t is not None and t > now + FUTURE_SKEW]
+    if late:
+        at = instants[late[0]]
+        raise ValidationError(
+            f"Row {late[0]} pushed to '{source}' has {name} {at}, more than {FUTURE_SKEW.seconds // 60} minutes after "
+            f"now ({now} UTC): it would be served as current at once. Check the producer's clock and the unit."
+        )
 
 
 def _instant(value: Any, name: str, row: int, source: str) -> dt.datetime | None:
@@ -127,7 +144,7 @@ def push_online(
     project: str, online: OnlineStore, view: FeatureView, source: PushSource, rows: Any, now: dt.datetime
 ) -> Written:
     """Writes the pushed rows online at once, by the write rule's push part; returns what was stored."""
-    table = push_table(view, rows, source.name)
+    table = push_table(view, rows, source.name, now)
     n = table.num_rows
     events = [micros(t) for t in table.column(view.timestamp).to_pylist()]
     if view.ttl_seconds:  # (as valid_intervals: the row is valid through event + ttl inclusive)
@@ -140,4 +157,6 @@ def push_online(
     payloads = encode_columns([table.column(f.name) for f in view.features], n)
     batch = WriteBatch(view.name, keys, events, valid_tos, payloads, len(view.features))
     now_us = micros(now)
-    return online.write(batch, -now_us, now_us, landing_us=source.landing_window_seconds * 1_000_000)
+    written = online.write(batch, -now_us, now_us, landing_us=source.landing_window_seconds * 1_000_000)
+    online.add_to_meta(project, view.name, "rows", written.created)  # (the removal guard counts keys so)
+    return written

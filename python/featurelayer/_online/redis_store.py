@@ -73,9 +73,10 @@ end
 # bytes. A value in no layout featurelayer knows (hand-written, or from an older version)
 # is replaced. A script runs atomically: each key is old or new, whatever happens to the
 # client. A push (negative snapshot) is stored when its event is at least the stored row's,
-# pushed or synced; a synced row replaces a pushed one when its event is at least the push's
-# (the warehouse caught up) or its snapshot is at least the push's time plus the landing
-# window (the warehouse should hold the push by then: it was retracted or lost).
+# pushed or synced; a synced row replaces a pushed one when its event is newer, or as new from
+# a build that started after the push (the warehouse caught up), or when its snapshot is at
+# least the push's time plus the landing window (the warehouse should hold the push by then:
+# it was retracted or lost).
 # Returns {rows stored, keys that held no row (nothing, a tombstone, a foreign value)}.
 _WRITE_LUA = string.Template(
     _ROW_LUA
@@ -91,7 +92,11 @@ for i = 1, n do
     new = tomb(cur)
     if v < 0 or cv < 0 then
       local e = field(value, $event)
-      write = e >= ce or (v >= 0 and v >= -cv + landing)
+      if v < 0 then
+        write = e >= ce
+      else
+        write = e > ce or (e == ce and v >= -cv) or v >= -cv + landing
+      end
     elseif v < cv or (v == cv and field(value, $event) < ce) then
       write = false
       if v == cv and cs < now then

@@ -234,4 +234,9 @@ def _is_tombstone(header: tuple[int, int, int, int]) -> bool:
 def _push_wins(snapshot: int, event: int, stored_snapshot: int, stored_event: int, landing_us: int) -> bool:
     """Whether a row replaces the stored one when either is a push (negative snapshot): the write rule's
     push part, as ``_WRITE_LUA`` applies it in Redis (docs/online-store.md, "Pushed rows")."""
-    return event >= stored_event or (snapshot >= 0 and snapshot >= -stored_snapshot + landing_us)
+    if snapshot < 0:
+        return event >= stored_event
+    pushed_at = -stored_snapshot
+    return (
+        event > stored_event or (event == stored_event and snapshot >= pushed_at) or snapshot >= pushed_at + landing_us
+    )

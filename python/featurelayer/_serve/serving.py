@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,8 +34,10 @@ from .._online.online_transforms import complete_online
 from .._online.push import push_online
 from .._online.read import ReadProgram, compile_read, decode_read, plan_read
 from .._online.response import OnlineResponse
+from .._registry.push_sources import PushSource
 from .._registry.registry import Registry
 from .._registry.resolve import ResolvedRequest, resolve_request
+from .._registry.views import FeatureView
 from .._store import FeatureStore
 from .._time import micros, utc_naive, utc_now
 from .config import ServeConfig
@@ -102,6 +105,7 @@ class Serving:
         self._resolved: dict[tuple[Any, ...], _Resolved] = {}  # for self.registry: emptied when it is swapped
         self._stamp = stamp  # the manifest's (mtime, size) when the registry was read from it
         self._writer: OnlineStore | None = None  # the blocking store, for pushes (opened on the first)
+        self._writer_lock = threading.Lock()
         self.online_url: str | None = None
         self.online_default_path = project.root / "warehouse" / "online.sqlite"
         self._reloading = asyncio.Lock()  # (a SIGHUP and the watcher: one reload at a time, the newer last)
@@ -156,10 +160,14 @@ class Serving:
         registry = self.registry
         source = registry.push_source(request.source)
         view = registry.feature_view(source.feature_view)
-        writer = self._writer
-        if writer is None:
-            writer = self._writer = open_online_store(self.online_url, self.online_default_path)
-        return await asyncio.to_thread(push_online, self.project_name, writer, view, source, request.rows, utc_now())
+        return await asyncio.to_thread(self._push, view, source, request.rows)
+
+    def _push(self, view: FeatureView, source: PushSource, rows: Any) -> Written:
+        """In a worker thread: opening the store (a file, for SQLite) and the write both block."""
+        with self._writer_lock:
+            if self._writer is None:
+                self._writer = open_online_store(self.online_url, self.online_default_path)
+        return push_online(self.project_name, self._writer, view, source, rows, utc_now())
 
     async def close(self) -> None:
         await self.reader.close()
