@@ -108,7 +108,7 @@ def test_a_push_is_read_online_at_once_and_bad_rows_write_nothing(pushed: Path, 
             ({"user_id": 9, "event_timestamp": "yesterday", "plan": "pro"}, r"'event_timestamp' holds 'yesterday'"),
             ({"user_id": 9, "event_timestamp": at, "marketing_opt_in": "maybe"}, r"'marketing_opt_in' holds"),
             ({"user_id": "nine", "event_timestamp": at, "plan": "pro"}, r"'user_id' holds 'nine'"),
-            ({"user_id": 9, "event_timestamp": at + dt.timedelta(hours=1), "plan": "pro"}, r"more than 5 minutes after"),
+            ({"user_id": 9, "event_timestamp": at + dt.timedelta(hours=1), "plan": "pro"}, "more than 5 minutes"),
         ]:
             with pytest.raises(ValidationError, match=message):  # in a batch with a good row: nothing written
                 store.push("user_profile_updates", [{"user_id": 10, "event_timestamp": at, "plan": "free"}, bad])

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import pyarrow as pa
 
@@ -94,37 +94,19 @@ class Registry:
 
     def feature_view(self, name: str) -> FeatureView:
         """The feature view called ``name``; the error suggests close names."""
-        try:
-            return self.feature_views[name]
-        except KeyError:
-            names = list(self.feature_views)
-            raise ValidationError(
-                f"No feature view {shown(name)}.{suggest(name, names)} "
-                f"Feature views: {', '.join(names) or '(none: no model has config.meta.feature_layer)'}."
-            ) from None
+        return _named(self.feature_views, name, "feature view", "(none: no model has config.meta.feature_layer)")
 
     def feature_service(self, name: str) -> FeatureService:
         """The feature service called ``name``; the error suggests close names."""
-        try:
-            return self.feature_services[name]
-        except KeyError:
-            names = list(self.feature_services)
-            raise ValidationError(
-                f"No feature service {shown(name)}.{suggest(name, names)} "
-                f"Feature services: {', '.join(names) or '(none: no exposure has config.meta.feature_layer)'}. "
-                "Or pass a list of 'view:feature' references."
-            ) from None
+        none = "(none: no exposure has config.meta.feature_layer)"
+        return _named(
+            self.feature_services, name, "feature service", none, "Or pass a list of 'view:feature' references."
+        )
 
     def push_source(self, name: str) -> PushSource:
         """The push source called ``name``; the error suggests close names."""
-        try:
-            return self.push_sources[name]
-        except KeyError:
-            names = list(self.push_sources)
-            raise ValidationError(
-                f"No push source {shown(name)}.{suggest(name, names)} "
-                f"Push sources: {', '.join(names) or '(none: no dbt source has meta: feature_layer: push_source)'}."
-            ) from None
+        none = "(none: no dbt source has meta: feature_layer: push_source)"
+        return _named(self.push_sources, name, "push source", none)
 
     def transform(self, name: str) -> Transform:
         """The transform called ``name``; the error suggests close names."""
@@ -147,3 +129,18 @@ class Registry:
     def request_field_names(self) -> list[str]:
         """Every request source's field names."""
         return [f for source in self.request_sources.values() for f in source.fields]
+
+
+T = TypeVar("T")
+
+
+def _named(items: Mapping[str, T], name: str, kind: str, none: str, hint: str = "") -> T:
+    """``items[name]``, or a ValidationError naming the close names and all of them."""
+    try:
+        return items[name]
+    except KeyError:
+        names = list(items)
+        raise ValidationError(
+            f"No {kind} {shown(name)}.{suggest(name, names)} {kind.capitalize()}s: {', '.join(names) or none}."
+            + (f" {hint}" if hint else "")
+        ) from None
