@@ -19,7 +19,7 @@ _SEEN_AT = FIELD_AT["seen"]  # where the value's seen bytes start (1-based, as s
 class SqliteOnlineStore:
     """The embedded online store: one SQLite file, no server.
 
-    The write rule is the Redis store's (``redis_store._WRITE_LUA``), decided
+    The write rule is the Redis store's (``redis_scripts.WRITE_LUA``), decided
     here in Python inside one ``begin immediate`` transaction per batch, so it
     is atomic and serialised across processes as Redis scripts are. The header
     fields the rule compares are also columns, and ``expires`` does what a
@@ -90,7 +90,7 @@ class SqliteOnlineStore:
                 current = stored.get(key)
                 if current is not None:
                     _, stored_event, stored_snapshot, stored_seen = current
-                    if snapshot < 0 or stored_snapshot < 0:  # a push, or a pushed row: see _WRITE_LUA
+                    if snapshot < 0 or stored_snapshot < 0:  # a push, or a pushed row: see redis_scripts.WRITE_LUA
                         if not _push_wins(snapshot, event, stored_snapshot, stored_event, landing_us):
                             continue
                     elif snapshot < stored_snapshot or (snapshot == stored_snapshot and event < stored_event):
@@ -233,7 +233,7 @@ def _is_tombstone(header: tuple[int, int, int, int]) -> bool:
 
 def _push_wins(snapshot: int, event: int, stored_snapshot: int, stored_event: int, landing_us: int) -> bool:
     """Whether a row replaces the stored one when either is a push (negative snapshot): the write rule's
-    push part, as ``_WRITE_LUA`` applies it in Redis (docs/online-store.md, "Pushed rows")."""
+    push part, as ``redis_scripts.WRITE_LUA`` applies it in Redis (docs/online-store.md, "Pushed rows")."""
     if snapshot < 0:
         return event >= stored_event
     pushed_at = -stored_snapshot
