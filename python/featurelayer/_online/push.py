@@ -4,9 +4,11 @@ A push is a batch of a feature view's rows: keys, event (and created)
 timestamp, features. It is checked against the view's declared types as a
 whole before anything is written, so a bad row writes nothing. Per key the
 newest (event, created) row is kept, and the batch goes through the same
-codec and the same write script as a sync, one round trip, with the push's
-instant as a negative snapshot: the write rule's push part decides
-(docs/online-store.md, "Pushed rows").
+codec and the same write script as a sync, with the push's instant as a
+negative snapshot: the write rule's push part decides (docs/online-store.md,
+"Pushed rows"). The write is one round trip (one atomic script call per 250
+rows on Redis, one transaction on SQLite); a push that makes new keys counts
+them in the view's meta with one more, as a sync does, for the removal guard.
 """
 
 from __future__ import annotations
