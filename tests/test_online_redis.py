@@ -70,6 +70,33 @@ def test_reads_keep_idle_connections_that_threads_share_and_survive_a_restart(ex
 
 
 @pytest.mark.redis
+def test_a_burst_of_reads_keeps_at_most_the_cap_of_idle_connections(
+    example: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More reads at once than the cap: the extra connections are closed after, not kept open for good."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from featurelayer._online import redis_store
+
+    monkeypatch.setattr(redis_store, "MAX_IDLE_READS", 2)
+    rows = [{"user_id": u} for u in _users(example)[:5]]
+    with _store(example, redis_url, END) as store:
+        store.sync(full=True)
+        start = threading.Barrier(8)
+
+        def read(_: int) -> int:
+            start.wait()  # all eight at once, so eight connections are in use together
+            return len(store.get_online_features(FEATURES, rows).to_dict()["plan"])
+
+        with ThreadPoolExecutor(8) as pool:
+            assert list(pool.map(read, range(8))) == [5] * 8
+        online = store.online_store
+        assert isinstance(online, redis_store.RedisOnlineStore)
+        assert len(online._idle_reads) <= 2
+
+
+@pytest.mark.redis
 def test_auth_and_bad_urls(example: Path, tmp_path: Path) -> None:
     server = RedisServer(tmp_path / "redis", "--requirepass", "s3cret-pw").start()
     try:

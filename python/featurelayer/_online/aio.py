@@ -23,7 +23,7 @@ from redis.exceptions import ConnectionError
 from .._errors import OnlineStoreError
 from .base import redact
 from .connect import open_online_store
-from .redis_store import RedisOnlineStore, _parse_url, _RedisErrors, meta_key
+from .redis_store import MAX_IDLE_READS, RedisOnlineStore, _parse_url, _RedisErrors, meta_key
 from .sqlite_store import SqliteOnlineStore
 
 __all__ = ["AsyncReader", "open_async_reader"]
@@ -76,10 +76,6 @@ class _SqliteReader:
 
     async def close(self) -> None:
         self.store.close()
-
-
-#: read connections kept open between reads, per worker: as many as requests overlapped, up to this
-_MAX_IDLE = 64
 
 
 class _RedisReader:
@@ -142,7 +138,7 @@ class _RedisReader:
             await self._drop_idle()  # the server closed them, or restarted: likely all went the same way
             connection = await self.client.connection_pool.get_connection()
             values = await self._round_trip(connection, command)
-        if len(self._idle) < _MAX_IDLE:
+        if len(self._idle) < MAX_IDLE_READS:
             self._idle.append(connection)
         else:  # a burst's extra connections are not kept open for good
             await self._drop(connection)

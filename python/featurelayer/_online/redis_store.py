@@ -33,6 +33,10 @@ __all__ = ["RedisOnlineStore"]
 _ROWS_PER_CALL = 250
 
 
+#: read connections kept open between reads, as many as reads overlapped, up to this
+MAX_IDLE_READS = 64
+
+
 class _RedisErrors:
     """Turns redis-py's errors inside the block into one ``OnlineStoreError`` line.
 
@@ -216,7 +220,7 @@ class RedisOnlineStore:
             self._drop_idle_reads()
             connection = self.client.connection_pool.get_connection()
             values = self._round_trip(connection, command)
-        if self._closed:
+        if self._closed or len(self._idle_reads) >= MAX_IDLE_READS:  # (a burst's extra connections: closed)
             self._drop_read_connection(connection)
         else:
             self._idle_reads.append(connection)  # (list.append and pop are atomic: no lock to hold at a fork)
