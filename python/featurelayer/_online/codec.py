@@ -39,7 +39,6 @@ import decimal
 import functools
 import hashlib
 import json
-import operator
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -286,11 +285,16 @@ def decode_rows(
     body = b"".join([_NIL if raw is None else raw for raw in raws]) if None in raws else b"".join(raws)  # type: ignore[arg-type]
     try:  # a value of another shape fails here, or leaves bytes over: never shift rows onto others
         rows: list[Any] = msgpack.unpackb(b"\xdd" + n.to_bytes(4, "big") + body)
-        if _all_in_force(rows, now_us):  # the common case, in C-level passes
-            columns = list(map(list, zip(*rows, strict=True)))
-            if len(columns) != 4 + width:
-                raise ValueError(f"stored rows hold {len(columns) - 4} values where the view has {width} features")
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"a stored value is not a featurelayer row of this layout: {exc}") from exc
+    if None not in rows:  # the common case: every row in force, decided on the transposed valid_to column
+        try:
+            columns = _transposed(rows, width)
+        except ValueError:  # (a value of another shape: the row-by-row check below says which)
+            columns = []
+        if columns and _all_in_force(columns[0], now_us):
             return columns[4:], [FOUND] * n, columns[1]
+    try:
         states = [
             NOT_FOUND
             if row is None
@@ -306,27 +310,30 @@ def decode_rows(
     if states.count(FOUND) != n:
         blank = [None] * (4 + width)
         rows = [row if state == FOUND else blank for row, state in zip(rows, states, strict=True)]
+    columns = _transposed(rows, width)
+    return columns[4:], states, columns[1]
+
+
+def _transposed(rows: list[Any], width: int) -> list[list[Any]]:
+    """Stored rows as columns: valid_to, event, snapshot, seen, then one per feature."""
     try:
         columns = list(map(list, zip(*rows, strict=True)))
     except (ValueError, TypeError) as exc:
         raise ValueError(f"stored rows of one view hold different numbers of values: {exc}") from exc
     if len(columns) != 4 + width:  # a value not written for this definition of the view
         raise ValueError(f"stored rows hold {len(columns) - 4} values where the view has {width} features")
-    return columns[4:], states, columns[1]
+    return columns
 
 
-def _all_in_force(rows: list[Any], now_us: int) -> bool:
-    """Whether every key has a row and every row's validity lasts past ``now_us``."""
-    if None in rows:
+def _all_in_force(valid_tos: list[Any], now_us: int) -> bool:
+    """Whether every row's validity lasts past ``now_us`` (C-level passes over the valid_to column)."""
+    try:
+        open_ended = valid_tos.count(NO_VALUE)
+        if not open_ended:
+            return bool(min(valid_tos) > now_us)
+        return open_ended == len(valid_tos) or min(x for x in valid_tos if x != NO_VALUE) > now_us
+    except TypeError:  # a foreign value's field: the row-by-row check names it
         return False
-    valid_tos = list(map(_FIRST, rows))
-    open_ended = valid_tos.count(NO_VALUE)
-    if not open_ended:
-        return bool(min(valid_tos) > now_us)
-    return open_ended == len(valid_tos) or min(x for x in valid_tos if x != NO_VALUE) > now_us
-
-
-_FIRST = operator.itemgetter(0)
 
 
 def decode_column(values: list[Any], arrow_type: pa.DataType) -> pa.Array:

@@ -18,7 +18,7 @@ import hmac
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any
 
 import orjson
@@ -94,15 +94,12 @@ async def metrics(request: Request, server: FeatureServer) -> Answer:
     return Answer(200, server.metrics.exposition(states), CONTENT_TYPE.encode())
 
 
-Handler = Callable[[Request, "FeatureServer"], Awaitable[Answer]]
-
-#: The endpoints: a new one (the streaming issue's POST /push) is one more line.
-ROUTES: list[tuple[str, str, Handler, str, bool]] = [
-    # (path, method, handler, name in the metrics, needs the token)
-    ("/get-online-features", "POST", get_online_features, "get-online-features", True),
-    ("/push", "POST", push, "push", True),
-    ("/health", "GET", health, "health", False),
-    ("/metrics", "GET", metrics, "metrics", True),
+#: The endpoints: a new one is one more line.
+ROUTES = [
+    Route("/get-online-features", "POST", get_online_features, "get-online-features"),
+    Route("/push", "POST", push, "push"),
+    Route("/health", "GET", health, "health", auth=False),  # (probes carry no token)
+    Route("/metrics", "GET", metrics, "metrics"),
 ]
 
 
@@ -118,19 +115,10 @@ class FeatureServer:
         self.token = config.token()
         self.metrics = Metrics()
         self.serving: Serving | None = None
-        self.routes = {
-            path: Route(path, method, self._bind(handler), name, auth) for path, method, handler, name, auth in ROUTES
-        }
+        self.routes = {route.path: route for route in ROUTES}
         self._watcher: asyncio.Task[None] | None = None
-        self._reloads: set[asyncio.Task[None]] = (
-            set()
-        )  # SIGHUP reloads under way (kept: a task nobody holds may vanish)
-
-    def _bind(self, handler: Handler) -> Callable[[Request], Awaitable[Answer]]:
-        async def bound(request: Request) -> Answer:
-            return await handler(request, self)
-
-        return bound
+        # SIGHUP reloads under way (kept: a task nobody holds may vanish)
+        self._reloads: set[asyncio.Task[None]] = set()
 
     @property
     def live(self) -> Serving:
@@ -156,7 +144,7 @@ class FeatureServer:
             elif route.auth and self.token is not None and not _authorized(request, self.token):
                 answer = _error(401, "Missing or wrong bearer token: send the header 'Authorization: Bearer <token>'.")
             else:
-                answer = await route.handler(request)
+                answer = await route.handler(request, self)
         except (RequestTooLarge, BodyTooLarge) as exc:
             answer = _error(413, exc)
         except (ValidationError, DefinitionError) as exc:

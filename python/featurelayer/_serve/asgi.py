@@ -67,11 +67,12 @@ class Request:
 
 @dataclass(frozen=True)
 class Route:
-    """One endpoint: its path, method, handler, name in the metrics, and whether it needs the token."""
+    """One endpoint: its path, method, handler (called with the request and the app), name in the metrics,
+    and whether it needs the token."""
 
     path: str
     method: str
-    handler: Callable[[Request], Awaitable[Answer]]
+    handler: Callable[[Request, Any], Awaitable[Answer]]
     name: str
     auth: bool = True
 
